@@ -1,0 +1,152 @@
+// Command simple-server serves the seed protocol (hello) or echo over TCP
+// or a Unix socket.
+//
+//	simple-server                          # hello on 127.0.0.1:19920
+//	simple-server -proto echo -addr :7000
+//	simple-server -addr unix:/tmp/hello.sock
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/simple-server/simpleserver"
+	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/protocol/echo"
+	"github.com/simple-server/simpleserver/protocol/hello"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], nil))
+}
+
+// run parses args, serves until SIGINT/SIGTERM and returns the exit code.
+// ready, if not nil, receives the listening address (for tests).
+func run(args []string, ready chan<- net.Addr) int {
+	fs := flag.NewFlagSet("simple-server", flag.ContinueOnError)
+	var (
+		addr        = fs.String("addr", simpleserver.DefaultAddr, "listen address: host:port, or unix:/path (unix:@name for the abstract namespace)")
+		proto       = fs.String("proto", "hello", "protocol: hello (the seed protocol) or echo")
+		loops       = fs.Int("loops", 0, "event loops (0: GOMAXPROCS)")
+		balance     = fs.String("balance", "rr", "how new connections are spread over loops: rr (round robin) or least (fewest connections)")
+		workers     = fs.Int("workers", 0, "worker goroutines for handlers (0: handlers run on the event loops)")
+		workerQueue = fs.Int("worker-queue", simpleserver.DefaultWorkerQueue, "messages per connection waiting for a worker before reading pauses")
+		reusePort   = fs.Bool("reuseport", false, "one SO_REUSEPORT listener per loop")
+		deferAccept = fs.Bool("defer-accept", true, "TCP_DEFER_ACCEPT on the listener (off when the server speaks first)")
+		noDelay     = fs.Bool("nodelay", true, "TCP_NODELAY on accepted sockets")
+		keepAlive   = fs.Duration("keepalive", 0, "TCP keep-alive idle time on accepted sockets (0: off)")
+		kaInterval  = fs.Duration("keepalive-interval", 0, "keep-alive probe interval (0: kernel default)")
+		kaCount     = fs.Int("keepalive-count", 0, "keep-alive probes before the connection is dropped (0: kernel default)")
+		backlog     = fs.Int("backlog", simpleserver.DefaultBacklog, "listen backlog (capped at net.core.somaxconn)")
+		rcvbuf      = fs.Int("rcvbuf", 0, "SO_RCVBUF of accepted sockets in bytes (0: kernel autotuning)")
+		sndbuf      = fs.Int("sndbuf", 0, "SO_SNDBUF of accepted sockets in bytes (0: kernel autotuning)")
+		maxFrame    = fs.Int("max-frame", hello.DefaultMaxFrame, "largest hello request payload in bytes; larger closes the connection")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "simple-server: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected arguments: %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usage("bad -log-level %q: %v", *logLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	srv := &simpleserver.Server{
+		Addr:           *addr,
+		Loops:          *loops,
+		Workers:        *workers,
+		WorkerQueue:    *workerQueue,
+		ReusePort:      *reusePort,
+		Backlog:        *backlog,
+		DisableNoDelay: !*noDelay,
+		ReadBuffer:     *rcvbuf,
+		WriteBuffer:    *sndbuf,
+		Logger:         log,
+	}
+	if path, ok := strings.CutPrefix(*addr, "unix:"); ok {
+		srv.Network, srv.Addr = "unix", path
+	}
+	switch *proto {
+	case "hello":
+		if *maxFrame <= 0 {
+			return usage("-max-frame must be positive")
+		}
+		srv.Codec, srv.Handler = hello.Codec(*maxFrame), hello.Handler
+	case "echo":
+		srv.Handler = echo.Handler
+	default:
+		return usage("unknown -proto %q (want hello or echo)", *proto)
+	}
+	switch *balance {
+	case "rr":
+		srv.Balance = simpleserver.RoundRobin
+	case "least":
+		srv.Balance = simpleserver.LeastConns
+	default:
+		return usage("unknown -balance %q (want rr or least)", *balance)
+	}
+	if !*deferAccept {
+		srv.DeferAccept = -1
+	}
+	if *keepAlive < 0 || *kaInterval < 0 || *kaCount < 0 {
+		return usage("keep-alive values must not be negative")
+	}
+	if *keepAlive > 0 {
+		srv.KeepAlive = net.KeepAliveConfig{Enable: true, Idle: *keepAlive, Interval: *kaInterval, Count: *kaCount}
+	}
+	if *workerQueue <= 0 {
+		return usage("-worker-queue must be positive")
+	}
+	if *backlog <= 0 {
+		return usage("-backlog must be positive")
+	}
+
+	if err := srv.Start(nil); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	bound := srv.Addrs()[0]
+	log.Info("simple-server listening",
+		"addr", bound.String(), "network", bound.Network(), "proto", *proto,
+		"loops", *loops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
+		"reuseport", *reusePort, "defer_accept", *deferAccept, "nodelay", *noDelay,
+		"keepalive", *keepAlive, "backlog", sock.Backlog(*backlog),
+		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf, "max_frame", *maxFrame)
+	if ready != nil {
+		ready <- bound
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	s := <-sig
+	log.Info("shutting down", "signal", s.String(), "timeout", *grace)
+	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("shutdown deadline passed; remaining connections were closed")
+		}
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

@@ -1,0 +1,180 @@
+package simpleserver
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/simple-server/simpleserver/internal/buffer"
+	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/worker"
+	"golang.org/x/sys/unix"
+)
+
+// readState is what the loop does with a connection's inbound side.
+type readState uint8
+
+const (
+	reading readState = iota
+	paused            // backpressure: too many messages wait for a worker
+	stopped           // EOF, close requested, or shutting down: never again
+)
+
+// writeNote is a write-completion callback, due once the stream has been
+// written up to end.
+type writeNote struct {
+	end uint64
+	fn  func(*Conn, error)
+}
+
+// Conn is one accepted connection. It is created by the server and
+// handed to Handler, OnOpen and OnClose; it stays valid (its methods
+// return ErrConnClosed) after the connection closes.
+type Conn struct {
+	loop   *loop
+	remote net.Addr
+
+	// Owned by the loop goroutine. fd is written only with mu held (so
+	// LocalAddr may read it under mu); the loop reads it freely.
+	fd         int // -1 once closed: the number may already be reused
+	in         []byte
+	reading    readState
+	inDirty    bool
+	inReady    bool
+	outBlocked bool // the last flush hit EAGAIN; EPOLLOUT will resume it
+	serial     *worker.Serial[[]byte]
+	closeTask  func()
+	notifyTask func()
+
+	// flushQueued is true while the connection is known to be flushed
+	// before the loop next sleeps: a writer that finds it set need not
+	// ask. See Conn.enqueue and loop.flush for the ordering argument.
+	flushQueued atomic.Bool
+	// closing mirrors closed for readers that must not take mu.
+	closing atomic.Bool
+
+	mu      sync.Mutex
+	out     buffer.Queue
+	queued  uint64 // bytes ever appended to out
+	written uint64 // bytes ever written to the socket
+	notes   []writeNote
+	closed  bool  // no more writes accepted
+	reason  error // first close reason
+	local   net.Addr
+	value   any
+}
+
+func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
+	c := &Conn{loop: l, fd: fd, remote: sock.ToAddr(sa)}
+	c.closeTask = func() { l.stopReading(c, nil) }
+	if l.srv.pool != nil {
+		c.notifyTask = func() { l.workerNotified(c) }
+		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerLimit(), c.serveOffloaded, func() { l.post(c.notifyTask) })
+	}
+	return c
+}
+
+// Write queues p to be sent and returns len(p). It never blocks: the bytes
+// are copied, and the loop writes them (with everything else queued for
+// this connection) before it next waits for events. The bytes of one call
+// are never interleaved with another's. Any goroutine may call it.
+func (c *Conn) Write(p []byte) (int, error) {
+	return c.enqueue(nil, p)
+}
+
+// Writev is Write for several buffers at once: they are queued together,
+// and reach the peer contiguously. Any goroutine may call it.
+func (c *Conn) Writev(bufs ...[]byte) (int, error) {
+	return c.enqueue(nil, bufs...)
+}
+
+// WriteNotify is Writev with a completion callback: done is called once,
+// on the connection's loop, when all of bufs have been written to the
+// socket (err nil), or when the connection closes first (err is the close
+// reason, or ErrConnClosed). done must not block. If WriteNotify returns an
+// error, done is not called. Any goroutine may call it.
+func (c *Conn) WriteNotify(done func(c *Conn, err error), bufs ...[]byte) (int, error) {
+	return c.enqueue(done, bufs...)
+}
+
+func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
+	n := 0
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, ErrConnClosed
+	}
+	for _, b := range bufs {
+		c.out.Append(b)
+		n += len(b)
+	}
+	c.queued += uint64(n)
+	if done != nil {
+		c.notes = append(c.notes, writeNote{end: c.queued, fn: done})
+	}
+	c.mu.Unlock()
+	// The append is ordered before this CAS. If the CAS fails, the flag
+	// was set and the loop has not yet cleared it, and it clears it
+	// before taking mu to flush, so the flush sees the append.
+	if c.flushQueued.CompareAndSwap(false, true) {
+		c.loop.requestFlush(c)
+	}
+	return n, nil
+}
+
+// Close stops reading, lets the messages already received be handled,
+// writes what is queued, then closes the socket. Writes after Close fail
+// with ErrConnClosed; so does a second Close. Any goroutine may call it.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrConnClosed
+	}
+	c.closed = true
+	c.closing.Store(true)
+	c.mu.Unlock()
+	c.loop.post(c.closeTask)
+	return nil
+}
+
+// RemoteAddr returns the peer's address. Any goroutine may call it.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr returns the local address of the connection (useful when the
+// server listens on a wildcard address), or nil once it is closed. Any
+// goroutine may call it.
+func (c *Conn) LocalAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The loop sets fd to -1 under mu before it closes the socket, so a
+	// non-negative fd here is still ours for as long as we hold mu.
+	if c.local == nil && c.fd >= 0 {
+		c.local, _ = sock.LocalAddr(c.fd)
+	}
+	return c.local
+}
+
+// SetValue attaches a user value to the connection. Any goroutine may call
+// it.
+func (c *Conn) SetValue(v any) {
+	c.mu.Lock()
+	c.value = v
+	c.mu.Unlock()
+}
+
+// Value returns the value set with SetValue, or nil. Any goroutine may
+// call it.
+func (c *Conn) Value() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value
+}
+
+// Buffered returns the number of bytes queued but not yet written to the
+// socket. Any goroutine may call it.
+func (c *Conn) Buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Len()
+}

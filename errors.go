@@ -1,0 +1,30 @@
+package simpleserver
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrServerClosed is returned by Serve and ListenAndServe after
+	// Shutdown or Close, and is the close reason of connections the server
+	// closed because it was stopping.
+	ErrServerClosed = errors.New("simpleserver: server closed")
+
+	// ErrConnClosed is returned by a Conn's methods once Close was called
+	// or the connection has closed for any other reason.
+	ErrConnClosed = errors.New("simpleserver: connection closed")
+
+	// ErrHandlerPanic is the close reason (wrapped, with the panic value)
+	// of a connection whose handler panicked.
+	ErrHandlerPanic = errors.New("simpleserver: handler panicked")
+)
+
+// ProtocolError is the close reason of a connection whose inbound stream
+// the Codec rejected (for example codec.ErrFrameTooLarge).
+type ProtocolError struct {
+	Err error
+}
+
+func (e *ProtocolError) Error() string { return fmt.Sprintf("simpleserver: protocol error: %v", e.Err) }
+func (e *ProtocolError) Unwrap() error { return e.Err }

@@ -1,0 +1,186 @@
+package simpleserver
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/simple-server/simpleserver/internal/poll"
+	"github.com/simple-server/simpleserver/internal/sock"
+	"golang.org/x/sys/unix"
+)
+
+// Listeners are level-triggered: the acceptor takes at most acceptBudget
+// connections per wake-up and relies on the level to be called again for
+// the rest, so a connection storm cannot starve the loop's other work.
+const (
+	listenEvents = poll.In
+	acceptBudget = 64
+	minBackoff   = 10 * time.Millisecond
+	maxBackoff   = time.Second
+)
+
+// listener is a listening socket owned by one loop.
+type listener struct {
+	fd     int
+	addr   net.Addr
+	loop   *loop
+	orig   net.Listener // the caller's listener, closed with ours
+	unlink string       // socket file to remove on close (ours only)
+
+	backoff time.Duration // current accept back-off; 0 while healthy
+	paused  bool          // removed from epoll while backing off
+	timer   *time.Timer
+	closed  bool
+}
+
+// listen opens the server's listeners: a dup of ln, or one (ReusePort:
+// one per loop) bound to s.Addr.
+func (s *Server) listen(ln net.Listener, loops int) ([]*listener, error) {
+	if ln != nil {
+		fd, err := sock.Dup(ln)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return []*listener{{fd: fd, addr: ln.Addr(), orig: ln}}, nil
+	}
+	network, addr := s.Network, s.Addr
+	if network == "" {
+		network = "tcp"
+	}
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	opt := sock.ListenOptions{Backlog: s.Backlog, ReusePort: s.ReusePort}
+	if s.Backlog == 0 {
+		opt.Backlog = DefaultBacklog
+	}
+	if strings.HasPrefix(network, "tcp") {
+		switch {
+		case s.DeferAccept == 0:
+			opt.DeferAccept = DefaultDeferAccept
+		case s.DeferAccept > 0:
+			opt.DeferAccept = s.DeferAccept
+		}
+	}
+	n := 1
+	if s.ReusePort {
+		if network == "unix" {
+			return nil, errors.New("simpleserver: ReusePort needs a TCP network")
+		}
+		n = loops
+	}
+	var lns []*listener
+	for i := range n {
+		fd, bound, err := sock.Listen(network, addr, opt)
+		if err != nil {
+			for _, l := range lns {
+				l.close()
+			}
+			return nil, err
+		}
+		l := &listener{fd: fd, addr: bound}
+		if network == "unix" && !strings.HasPrefix(addr, "@") {
+			l.unlink = addr
+		}
+		lns = append(lns, l)
+		if i == 0 {
+			// Port 0: the other listeners join the port the first got.
+			addr = bound.String()
+		}
+	}
+	return lns, nil
+}
+
+// close releases the listener. Called on its loop (or before loops run).
+func (ln *listener) close() {
+	if ln.closed {
+		return
+	}
+	ln.closed = true
+	if ln.timer != nil {
+		ln.timer.Stop()
+	}
+	if ln.loop != nil && !ln.paused {
+		ln.loop.poller.Del(ln.fd)
+	}
+	unix.Close(ln.fd)
+	if ln.orig != nil {
+		ln.orig.Close()
+	}
+	if ln.unlink != "" {
+		os.Remove(ln.unlink)
+	}
+}
+
+// accept takes up to acceptBudget pending connections. On the loop.
+func (l *loop) accept(ln *listener) {
+	s := l.srv
+	for range acceptBudget {
+		fd, sa, err := sock.Accept(ln.fd)
+		if err != nil {
+			switch err {
+			case unix.EAGAIN:
+				return
+			case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
+				// The connection died in the backlog or a firewall
+				// refused it: nothing is wrong with the listener.
+				continue
+			default:
+				// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything
+				// unexpected: the listener stays level-readable, so
+				// retrying now would spin. Step back and keep serving
+				// the connections we have.
+				l.backOff(ln, err)
+				return
+			}
+		}
+		if ln.backoff != 0 {
+			s.logger().Info("accepting again", "addr", ln.addr.String())
+			ln.backoff = 0
+		}
+		if err := s.connOpts.Apply(fd, sa); err != nil {
+			// Typically the peer already reset the connection.
+			s.logger().Debug("socket options on accepted connection", "err", err)
+			unix.Close(fd)
+			continue
+		}
+		target := l
+		if !s.ReusePort {
+			target = s.pick()
+		}
+		if target == l {
+			l.register(fd, sa)
+		} else if !target.post(func() { target.register(fd, sa) }) {
+			unix.Close(fd) // that loop has exited: the server is stopping
+		}
+	}
+}
+
+// backOff takes ln out of epoll for a doubling delay (minBackoff to
+// maxBackoff) after an accept error. On the loop.
+func (l *loop) backOff(ln *listener, err error) {
+	ln.backoff = min(max(2*ln.backoff, minBackoff), maxBackoff)
+	l.srv.logger().Warn("accept failed; backing off", "addr", ln.addr.String(), "err", err, "retry_in", ln.backoff)
+	if err := l.poller.Del(ln.fd); err != nil {
+		l.srv.logger().Error("pause listener", "err", err)
+		return
+	}
+	ln.paused = true
+	ln.timer = time.AfterFunc(ln.backoff, func() {
+		l.post(func() {
+			if ln.closed || l.stopping {
+				return
+			}
+			ln.paused = false
+			if err := l.poller.Add(ln.fd, listenEvents); err != nil {
+				l.srv.logger().Error("resume listener", "err", err)
+				return
+			}
+			l.accept(ln)
+		})
+	})
+}

@@ -1,0 +1,290 @@
+package simpleserver
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/simple-server/simpleserver/internal/buffer"
+	"github.com/simple-server/simpleserver/internal/poll"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// readBufferSize is the loop's shared read buffer. Every connection
+	// reads into it; only a partial frame's tail is copied out.
+	readBufferSize = 64 << 10
+	// readBudget caps reads per connection per turn, so one fast sender
+	// cannot starve the loop's other connections (libuv stops at 32,
+	// nbio at 3). A connection that used its budget is read again next
+	// turn, before the loop sleeps.
+	readBudget = 8
+	// connEvents: edge-triggered, so nothing is ever re-armed. EPOLLOUT
+	// stays registered and is simply ignored while there is nothing to
+	// write; that is cheaper than an epoll_ctl pair per blocked write.
+	connEvents = poll.In | poll.Out | poll.RDHup | poll.Edge
+)
+
+// loop is one event loop: a goroutine, its epoll instance and the
+// connections assigned to it. Fields without a comment are owned by the
+// loop goroutine.
+type loop struct {
+	srv       *Server
+	poller    *poll.Poller
+	buf       []byte
+	iov       []unix.Iovec
+	conns     []*Conn // indexed by fd
+	nconns    int
+	listeners []*listener
+	dirty     []*Conn // connections to flush at the end of this turn
+	ready     []*Conn // connections that used their read budget
+	stopping  bool
+
+	load atomic.Int64 // open connections, read by other loops' acceptors
+
+	taskMu   sync.Mutex // guards tasks, flushes and exited
+	exited   bool       // the poller is closed: nothing may wake it
+	tasks    []func()
+	flushes  []*Conn
+	spareT   []func()
+	spareF   []*Conn
+	firedBuf []writeNote
+}
+
+func newLoop(s *Server, id int) (*loop, error) {
+	p, err := poll.New()
+	if err != nil {
+		return nil, err
+	}
+	return &loop{
+		srv:    s,
+		poller: p,
+		buf:    make([]byte, readBufferSize),
+		iov:    make([]unix.Iovec, buffer.MaxIovecs),
+	}, nil
+}
+
+// post queues fn to run on the loop and wakes it. It reports false, and
+// fn never runs, when the loop has exited. Any goroutine may call it.
+// Tasks are for rare events (new connections, closes, resumes); the
+// per-message path uses requestFlush instead, which allocates nothing.
+func (l *loop) post(fn func()) bool {
+	l.taskMu.Lock()
+	defer l.taskMu.Unlock()
+	if l.exited {
+		return false
+	}
+	l.tasks = append(l.tasks, fn)
+	l.wake()
+	return true
+}
+
+// requestFlush queues c to be flushed by the loop. Any goroutine may call
+// it; Conn.flushQueued makes sure each connection is queued once.
+func (l *loop) requestFlush(c *Conn) {
+	l.taskMu.Lock()
+	defer l.taskMu.Unlock()
+	if l.exited {
+		return
+	}
+	l.flushes = append(l.flushes, c)
+	l.wake()
+}
+
+// wake runs with taskMu held: exit closes the eventfd under the same lock,
+// so a wake-up can never be written to a descriptor number the kernel has
+// since given to something else.
+func (l *loop) wake() {
+	if err := l.poller.Wake(); err != nil {
+		l.srv.logger().Error("wake event loop", "err", err)
+	}
+}
+
+// run is the loop goroutine.
+func (l *loop) run() {
+	defer l.exit()
+	for {
+		timeout := -1
+		if len(l.ready) > 0 {
+			timeout = 0
+		}
+		events, woken, err := l.poller.Wait(timeout)
+		if err != nil {
+			l.srv.logger().Error("event loop stopped", "err", err)
+			return
+		}
+		for i := range events {
+			l.handle(int(events[i].Fd), events[i].Events)
+		}
+		if woken {
+			l.runTasks()
+		}
+		l.runReady()
+		l.flushDirty()
+		if l.stopping && l.nconns == 0 && len(l.listeners) == 0 {
+			return
+		}
+	}
+}
+
+func (l *loop) handle(fd int, ev uint32) {
+	for _, ln := range l.listeners {
+		if ln.fd == fd {
+			l.accept(ln)
+			return
+		}
+	}
+	if fd >= len(l.conns) || l.conns[fd] == nil {
+		return
+	}
+	c := l.conns[fd]
+	if ev&poll.Err != 0 {
+		// The socket has a pending error (a reset): nothing can be
+		// delivered any more.
+		errno, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		err := error(unix.ECONNRESET)
+		if errno != 0 {
+			err = unix.Errno(errno)
+		}
+		l.closeConn(c, err)
+		return
+	}
+	if ev&(poll.Out|poll.Hup) != 0 && c.outBlocked {
+		l.flush(c)
+	}
+	if c.fd >= 0 && ev&(poll.In|poll.RDHup|poll.Hup) != 0 {
+		l.read(c)
+	}
+}
+
+// runTasks runs what other goroutines queued: tasks first (they may
+// register connections that flush requests refer to), then flushes.
+func (l *loop) runTasks() {
+	l.taskMu.Lock()
+	tasks, flushes := l.tasks, l.flushes
+	l.tasks, l.flushes = l.spareT[:0], l.spareF[:0]
+	l.taskMu.Unlock()
+	for _, fn := range tasks {
+		fn()
+	}
+	for _, c := range flushes {
+		l.markDirty(c)
+	}
+	clear(tasks)
+	clear(flushes)
+	l.spareT, l.spareF = tasks, flushes
+}
+
+func (l *loop) runReady() {
+	if len(l.ready) == 0 {
+		return
+	}
+	ready := l.ready
+	l.ready = nil
+	for _, c := range ready {
+		c.inReady = false
+		if c.fd >= 0 {
+			l.read(c)
+		}
+	}
+	clear(ready)
+	if l.ready == nil {
+		l.ready = ready[:0]
+	}
+}
+
+// markDirty schedules c for the end-of-turn flush.
+func (l *loop) markDirty(c *Conn) {
+	if !c.inDirty && c.fd >= 0 {
+		c.inDirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+func (l *loop) flushDirty() {
+	// Flushing may settle and close connections, never add to dirty; an
+	// index loop keeps that safe regardless.
+	for i := 0; i < len(l.dirty); i++ {
+		c := l.dirty[i]
+		c.inDirty = false
+		l.flush(c)
+	}
+	clear(l.dirty)
+	l.dirty = l.dirty[:0]
+}
+
+// register adopts an accepted socket. On the loop.
+func (l *loop) register(fd int, sa unix.Sockaddr) {
+	if l.stopping {
+		unix.Close(fd)
+		return
+	}
+	c := newConn(l, fd, sa)
+	if err := l.poller.Add(fd, connEvents); err != nil {
+		l.srv.logger().Error("register connection", "err", err)
+		unix.Close(fd)
+		return
+	}
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*Conn, len(l.conns)+64)...)
+	}
+	l.conns[fd] = c
+	l.nconns++
+	l.load.Add(1)
+	if l.srv.OnOpen != nil {
+		l.srv.OnOpen(c)
+	}
+	// Edge-triggered: data that arrived before the ADD (always, with
+	// TCP_DEFER_ACCEPT) is reported by the ADD itself, so no read here.
+}
+
+// shutdown starts a graceful stop of this loop. On the loop.
+func (l *loop) shutdown() {
+	l.stopping = true
+	l.closeListeners()
+	for _, c := range l.conns {
+		if c == nil {
+			continue
+		}
+		if c.reading == reading {
+			// Requests already in the socket buffer were accepted by
+			// the kernel on our behalf: answer them too.
+			l.drainOnce(c)
+		}
+		if c.fd >= 0 {
+			l.stopReading(c, ErrServerClosed)
+		}
+	}
+}
+
+// closeAll closes every connection and listener at once. On the loop.
+func (l *loop) closeAll() {
+	l.stopping = true
+	l.closeListeners()
+	for _, c := range l.conns {
+		if c != nil {
+			l.closeConn(c, ErrServerClosed)
+		}
+	}
+}
+
+func (l *loop) closeListeners() {
+	for _, ln := range l.listeners {
+		ln.close()
+	}
+	l.listeners = nil
+}
+
+// exit releases everything when run returns. Tasks still queued are run
+// first: one may carry an accepted socket that must be closed.
+func (l *loop) exit() {
+	l.closeAll()
+	l.taskMu.Lock()
+	l.exited = true
+	tasks := l.tasks
+	l.tasks = nil
+	l.poller.Close()
+	l.taskMu.Unlock()
+	for _, fn := range tasks {
+		fn()
+	}
+}

@@ -1,0 +1,354 @@
+// Package simpleserver is an event-driven TCP (and Unix socket) server
+// built directly on Linux epoll.
+//
+// A Server runs a few event loops, each a goroutine that owns an epoll
+// instance and the connections assigned to it. A loop reads what arrives
+// into one shared buffer, lets the Codec cut it into messages, calls the
+// Handler (on the loop, or on a bounded worker pool when handlers block),
+// and writes every reply produced in one turn with a single write or
+// writev per connection. Idle connections hold no buffers.
+//
+// Which goroutine may call what is part of every exported method's
+// documentation: "any goroutine", or "on the loop" (from a Handler or
+// callback that runs on the connection's event loop).
+package simpleserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/simple-server/simpleserver/codec"
+	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/worker"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultAddr        = "127.0.0.1:19920"
+	DefaultBacklog     = 1024
+	DefaultDeferAccept = time.Second
+	DefaultWorkerQueue = 64
+)
+
+// Balance chooses the event loop a new connection is assigned to.
+type Balance int
+
+const (
+	// RoundRobin assigns connections to loops in turn.
+	RoundRobin Balance = iota
+	// LeastConns assigns a connection to the loop with the fewest open
+	// connections, which evens out load when connections live for very
+	// different times.
+	LeastConns
+)
+
+// Server serves connections with a Codec and a Handler. Set its fields,
+// then call ListenAndServe, Serve or Start; do not change them afterwards.
+type Server struct {
+	// Addr is the address to listen on (host:port for TCP, a path or
+	// "@name" for Unix sockets). Empty means DefaultAddr.
+	Addr string
+	// Network is "tcp" (the default), "tcp4", "tcp6" or "unix".
+	Network string
+
+	// Handler handles each message. Required.
+	Handler Handler
+	// Codec cuts the inbound stream into messages. Nil means no framing:
+	// every read's bytes are one message (an echo server, a proxy).
+	Codec codec.Codec
+
+	// OnOpen, if set, is called on the connection's loop when it is
+	// registered, before any of its messages is handled.
+	OnOpen func(c *Conn)
+	// OnClose, if set, is called on the connection's loop exactly once,
+	// after its socket is closed. err is nil for an orderly close (the
+	// peer's EOF or close request, or Conn.Close), otherwise the reason:
+	// ErrServerClosed, a *ProtocolError, ErrHandlerPanic, or an I/O error.
+	OnClose func(c *Conn, err error)
+
+	// Loops is the number of event loops; 0 means GOMAXPROCS.
+	Loops int
+	// Balance chooses the loop for each new connection. With ReusePort
+	// the kernel does it instead.
+	Balance Balance
+	// Workers > 0 runs handlers on a pool of that many goroutines, each
+	// connection's messages in order; 0 runs them on the event loops.
+	Workers int
+	// WorkerQueue is how many messages of one connection may wait for a
+	// worker before the loop stops reading that connection (backpressure,
+	// nothing is dropped). 0 means DefaultWorkerQueue.
+	WorkerQueue int
+
+	// ReusePort opens one listener per loop with SO_REUSEPORT and lets the
+	// kernel spread connections. Only with ListenAndServe/Start(nil).
+	ReusePort bool
+	// DeferAccept sets TCP_DEFER_ACCEPT on listeners the server creates:
+	// a connection is accepted only once its first data arrived (or the
+	// timeout passed), so a loop never wakes for a handshake alone. 0 means
+	// DefaultDeferAccept; negative turns it off, which protocols where the
+	// server speaks first must do.
+	DeferAccept time.Duration
+	// Backlog is the listen backlog; 0 means DefaultBacklog. It is capped
+	// at net.core.somaxconn.
+	Backlog int
+	// DisableNoDelay leaves Nagle's algorithm on for accepted sockets. By
+	// default TCP_NODELAY is set: replies are batched by the loop already,
+	// and Nagle would hold back a reply waiting for the previous one's ACK.
+	DisableNoDelay bool
+	// KeepAlive configures TCP keep-alive on each accepted socket; the zero
+	// value leaves it off.
+	KeepAlive net.KeepAliveConfig
+	// ReadBuffer and WriteBuffer set SO_RCVBUF and SO_SNDBUF on accepted
+	// sockets when positive; 0 keeps the kernel's autotuning.
+	ReadBuffer, WriteBuffer int
+
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	loops    []*loop
+	pool     *worker.Pool
+	connOpts sock.ConnOptions
+	addrs    []net.Addr
+	done     chan struct{} // closed when every loop has exited
+	rr       uint64        // round-robin cursor; only the accepting loop uses it
+}
+
+// ListenAndServe listens on s.Addr and serves until Shutdown or Close, then
+// returns ErrServerClosed. Any goroutine may call it, once per Server.
+func (s *Server) ListenAndServe() error { return s.Serve(nil) }
+
+// Serve serves the listener ln (a *net.TCPListener or *net.UnixListener;
+// nil means listen on s.Addr) until Shutdown or Close, then returns
+// ErrServerClosed. The server takes ownership of ln and closes it when it
+// stops. Listener-level options (backlog, SO_REUSEADDR, TCP_DEFER_ACCEPT)
+// of a caller's listener are left as the caller set them: they belong to
+// whoever created it, systemd's socket units included.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.Start(ln); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// Start is Serve without the wait: it returns once the server is accepting
+// connections, or with the reason it can not. Any goroutine may call it,
+// once per Server.
+func (s *Server) Start(ln net.Listener) error {
+	if err := s.check(); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopping {
+		if ln != nil {
+			ln.Close()
+		}
+		if s.stopping {
+			return ErrServerClosed
+		}
+		return errors.New("simpleserver: server already started")
+	}
+	s.started = true
+	s.done = make(chan struct{})
+	n := s.Loops
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	lns, err := s.listen(ln, n)
+	if err != nil {
+		close(s.done)
+		return err
+	}
+	s.connOpts = sock.ConnOptions{
+		NoDelay:     !s.DisableNoDelay,
+		KeepAlive:   s.KeepAlive,
+		ReadBuffer:  s.ReadBuffer,
+		WriteBuffer: s.WriteBuffer,
+	}
+	if s.Workers > 0 {
+		s.pool = worker.NewPool(s.Workers)
+	}
+	for i := range n {
+		l, err := newLoop(s, i)
+		if err != nil {
+			for _, l := range s.loops {
+				l.poller.Close()
+			}
+			for _, ln := range lns {
+				ln.close()
+			}
+			if s.pool != nil {
+				s.pool.Close()
+			}
+			close(s.done)
+			return err
+		}
+		s.loops = append(s.loops, l)
+	}
+	// One listener: loop 0 accepts and hands connections out. With
+	// ReusePort every loop accepts on its own listener.
+	for i, ln := range lns {
+		l := s.loops[i%n]
+		ln.loop = l
+		l.listeners = append(l.listeners, ln)
+		if err := l.poller.Add(ln.fd, listenEvents); err != nil {
+			s.logger().Error("register listener", "err", err)
+		}
+		s.addrs = append(s.addrs, ln.addr)
+	}
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for _, l := range s.loops {
+		go func() {
+			defer wg.Done()
+			l.run()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		if s.pool != nil {
+			s.pool.Close()
+		}
+		close(s.done)
+	}()
+	return nil
+}
+
+// check validates the configuration before anything is opened.
+func (s *Server) check() error {
+	if s.Handler == nil {
+		return errors.New("simpleserver: Server.Handler is nil")
+	}
+	if v, ok := s.Codec.(codec.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("simpleserver: invalid Codec: %w", err)
+		}
+	}
+	switch {
+	case s.Loops < 0:
+		return fmt.Errorf("simpleserver: Loops = %d, want >= 0", s.Loops)
+	case s.Workers < 0:
+		return fmt.Errorf("simpleserver: Workers = %d, want >= 0", s.Workers)
+	case s.WorkerQueue < 0:
+		return fmt.Errorf("simpleserver: WorkerQueue = %d, want >= 0", s.WorkerQueue)
+	case s.Backlog < 0:
+		return fmt.Errorf("simpleserver: Backlog = %d, want >= 0", s.Backlog)
+	case s.ReadBuffer < 0 || s.WriteBuffer < 0:
+		return errors.New("simpleserver: ReadBuffer and WriteBuffer must be >= 0")
+	case s.Balance != RoundRobin && s.Balance != LeastConns:
+		return fmt.Errorf("simpleserver: unknown Balance %d", s.Balance)
+	}
+	return nil
+}
+
+// Addrs returns the addresses the server listens on (one per listener),
+// once Start has returned. Any goroutine may call it.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, handles
+// every message already received (including bytes waiting in the kernel's
+// socket buffers), flushes the replies, closes each connection as soon as
+// it has nothing left in flight (idle ones at once), and returns when all
+// are closed. If ctx ends first, Shutdown closes what remains as Close
+// does and returns ctx's error. Any goroutine may call it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	running, first := s.stop()
+	if !running {
+		return nil
+	}
+	if first {
+		for _, l := range s.loops {
+			l.post(l.shutdown)
+		}
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.closeLoops()
+		<-s.done
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once: listeners and connections are closed
+// without flushing (OnClose gets ErrServerClosed), and Close returns when
+// the event loops and workers have exited. A handler still running on a
+// worker finishes first; its writes fail with ErrConnClosed. Any goroutine
+// may call it.
+func (s *Server) Close() error {
+	if running, _ := s.stop(); !running {
+		return nil
+	}
+	s.closeLoops()
+	<-s.done
+	return nil
+}
+
+// stop marks the server stopping. It reports whether loops are running
+// (Start succeeded and they have not all exited) and whether this is the
+// first stop request. A server stopped before it started never starts.
+func (s *Server) stop() (running, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first = !s.stopping
+	s.stopping = true
+	if !s.started || s.loops == nil {
+		return false, first
+	}
+	select {
+	case <-s.done:
+		return false, first
+	default:
+		return true, first
+	}
+}
+
+func (s *Server) closeLoops() {
+	for _, l := range s.loops {
+		l.post(l.closeAll)
+	}
+}
+
+// pick returns the loop for a new connection. Only the accepting loop
+// calls it.
+func (s *Server) pick() *loop {
+	if len(s.loops) == 1 {
+		return s.loops[0]
+	}
+	if s.Balance == LeastConns {
+		best := s.loops[0]
+		for _, l := range s.loops[1:] {
+			if l.load.Load() < best.load.Load() {
+				best = l
+			}
+		}
+		return best
+	}
+	s.rr++
+	return s.loops[s.rr%uint64(len(s.loops))]
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
