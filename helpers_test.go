@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -128,3 +129,5 @@ func le32(n uint32) []byte { return binary.LittleEndian.AppendUint32(nil, n) }
 
 // deadline returns a channel that fires when a test step took too long.
 func deadline() <-chan time.Time { return time.After(testDeadline) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
