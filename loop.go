@@ -224,8 +224,10 @@ func (l *loop) register(fd int, sa unix.Sockaddr) {
 		unix.Close(fd)
 		return
 	}
-	for fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*Conn, len(l.conns)+64)...)
+	if fd >= len(l.conns) {
+		// The kernel hands out the lowest free descriptor numbers, so a
+		// table indexed by fd stays dense.
+		l.conns = append(l.conns, make([]*Conn, max(fd+1-len(l.conns), len(l.conns), 64))...)
 	}
 	l.conns[fd] = c
 	l.nconns++

@@ -144,14 +144,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // connections, or with the reason it can not. Any goroutine may call it,
 // once per Server.
 func (s *Server) Start(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
 		if ln != nil {
 			ln.Close()
 		}
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.started || s.stopping {
 		if ln != nil {
 			ln.Close()
@@ -171,12 +171,6 @@ func (s *Server) Start(ln net.Listener) error {
 	if err != nil {
 		close(s.done)
 		return err
-	}
-	s.connOpts = sock.ConnOptions{
-		NoDelay:     !s.DisableNoDelay,
-		KeepAlive:   s.KeepAlive,
-		ReadBuffer:  s.ReadBuffer,
-		WriteBuffer: s.WriteBuffer,
 	}
 	if s.Workers > 0 {
 		s.pool = worker.NewPool(s.Workers)
@@ -250,6 +244,15 @@ func (s *Server) check() error {
 		return errors.New("simpleserver: ReadBuffer and WriteBuffer must be >= 0")
 	case s.Balance != RoundRobin && s.Balance != LeastConns:
 		return fmt.Errorf("simpleserver: unknown Balance %d", s.Balance)
+	}
+	s.connOpts = sock.ConnOptions{
+		NoDelay:     !s.DisableNoDelay,
+		KeepAlive:   s.KeepAlive,
+		ReadBuffer:  s.ReadBuffer,
+		WriteBuffer: s.WriteBuffer,
+	}
+	if err := s.connOpts.Validate(); err != nil {
+		return fmt.Errorf("simpleserver: %w", err)
 	}
 	return nil
 }
