@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -124,9 +125,13 @@ func run(args []string, ready chan<- net.Addr) int {
 		return 1
 	}
 	bound := srv.Addrs()[0]
+	effectiveLoops := *loops
+	if effectiveLoops == 0 {
+		effectiveLoops = runtime.GOMAXPROCS(0)
+	}
 	log.Info("simple-server listening",
 		"addr", bound.String(), "network", bound.Network(), "proto", *proto,
-		"loops", *loops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
+		"loops", effectiveLoops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
 		"reuseport", *reusePort, "defer_accept", *deferAccept, "nodelay", *noDelay,
 		"keepalive", *keepAlive, "backlog", sock.Backlog(*backlog),
 		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf, "max_frame", *maxFrame)

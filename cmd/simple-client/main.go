@@ -1,0 +1,157 @@
+// Command simple-client is a load generator and verifier for simple-server.
+//
+// It opens -c connections, keeps -pipeline requests in flight on each, and
+// checks every reply byte for byte and in order, for the seed "hello"
+// protocol (4-byte little-endian length + payload, answered by
+// "Hi there, you just said: " + payload) or raw "echo". It stops after -n
+// requests or -d of time, then prints throughput, latency percentiles and
+// error counts (as JSON with -json).
+//
+// Exit status: 0 if every reply matched and no connection failed, 1 if not,
+// 2 for bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/simple-server/simpleserver/protocol/hello"
+)
+
+func main() {
+	// Ctrl-C ends the run like -d does: stop sending, drain, report.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the flags that shape output rather than the run.
+type options struct {
+	json  bool
+	quiet bool
+}
+
+// errReported marks a flag error the flag package has already printed.
+var errReported = errors.New("flag error already reported")
+
+// realMain is main without the process: tests call it with their own
+// arguments and writers and check the exit status it returns.
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, opts, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errReported):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "simple-client: %v\n(run simple-client -h for usage)\n", err)
+		return 2
+	}
+	if !opts.quiet {
+		cfg.Progress = stderr
+	}
+	res, err := run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "simple-client: %v\n", err)
+		return 2
+	}
+	if opts.json {
+		err = res.writeJSON(stdout)
+	} else {
+		err = res.writeText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simple-client: writing result: %v\n", err)
+		return 1
+	}
+	return res.ExitCode()
+}
+
+// parseFlags turns the command line into a Config, loading the payloads,
+// and rejects every value that could not make a meaningful run.
+func parseFlags(args []string, stderr io.Writer) (Config, options, error) {
+	fs := flag.NewFlagSet("simple-client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg  Config
+		opts options
+		file string
+		size int
+	)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:19920", `server address: host:port, or "unix:/path" for a Unix socket`)
+	fs.StringVar(&cfg.Proto, "proto", "hello", "protocol: hello (length-prefixed, prefixed replies) or echo (raw bytes back)")
+	fs.IntVar(&cfg.Conns, "c", 100, "connections")
+	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight per connection")
+	fs.Int64Var(&cfg.N, "n", 0, "total requests, spread exactly over the connections (0 = run for -d)")
+	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "how long to send; when -n is given, only a cap if set explicitly")
+	fs.StringVar(&file, "file", "", "text file whose non-empty lines are the payloads (default: built-in text)")
+	fs.IntVar(&size, "size", 0, "payload bytes: echo message size (0 means 64); for hello, >0 sends generated payloads of exactly this size instead of lines")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "deadline for each reply (and each dial and write)")
+	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	fs.BoolVar(&opts.quiet, "q", false, "no progress line")
+	fs.BoolVar(&cfg.Close, "close", false, "end each connection with the close request (hello) or a half-close (echo) and expect EOF")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: simple-client [flags]\n\nLoad generator and verifier for simple-server.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, opts, err
+		}
+		return cfg, opts, errReported
+	}
+	if fs.NArg() > 0 {
+		return cfg, opts, fmt.Errorf("unexpected arguments %q (all settings are flags)", fs.Args())
+	}
+	durationSet := false
+	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "d" })
+	if cfg.N > 0 && !durationSet {
+		cfg.Duration = 0 // -n alone runs to completion however long it takes
+	}
+
+	switch cfg.Proto {
+	case "hello", "echo":
+	default:
+		return cfg, opts, fmt.Errorf("-proto must be hello or echo (got %q)", cfg.Proto)
+	}
+	switch {
+	case size < 0:
+		return cfg, opts, fmt.Errorf("-size must not be negative (got %d)", size)
+	case cfg.Proto == "hello" && size > hello.DefaultMaxFrame:
+		return cfg, opts, fmt.Errorf("-size %d exceeds the hello frame limit of %d bytes", size, hello.DefaultMaxFrame)
+	case cfg.Proto == "echo" && size > maxEchoSize:
+		return cfg, opts, fmt.Errorf("-size %d exceeds the echo limit of %d bytes", size, maxEchoSize)
+	}
+
+	lines := splitLines(builtinText)
+	if file != "" {
+		var err error
+		if lines, err = readLines(file); err != nil {
+			return cfg, opts, fmt.Errorf("-file: %w", err)
+		}
+	}
+	if cfg.Proto == "echo" && size == 0 {
+		size = 64
+	}
+	if size > 0 {
+		cfg.Payloads = generatePayloads(lines, size, generatedPayloads)
+	} else {
+		cfg.Payloads = lines
+	}
+	if err := cfg.validate(); err != nil {
+		if file != "" {
+			err = fmt.Errorf("%w (in -file %s)", err, file)
+		}
+		return cfg, opts, err
+	}
+	return cfg, opts, nil
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config is one run, as the flags describe it.
+type Config struct {
+	Addr     string        // host:port, or "unix:/path"
+	Proto    string        // "hello" or "echo"
+	Conns    int           // connections
+	Pipeline int           // requests in flight per connection
+	N        int64         // total requests, spread exactly over the connections; 0 = no limit
+	Duration time.Duration // stop sending after this long; 0 = no limit (then N must be set)
+	Timeout  time.Duration // per reply, per write, per dial
+	Payloads [][]byte      // request payloads, cycled through by each connection
+	Close    bool          // end each connection with the protocol's close and expect EOF
+
+	// Progress, if not nil, receives a line a second while the run is long.
+	Progress io.Writer
+	// DialConcurrency bounds dials in progress at once (0 means 200), so
+	// that thousands of connections do not arrive as one burst of SYNs and
+	// overflow the server's accept backlog.
+	DialConcurrency int
+
+	forceSplit bool // tests: use the two-goroutine loop whatever the window
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("-addr must not be empty")
+	case c.Conns < 1:
+		return fmt.Errorf("-c must be at least 1 (got %d)", c.Conns)
+	case c.Pipeline < 1:
+		return fmt.Errorf("-pipeline must be at least 1 (got %d)", c.Pipeline)
+	case c.N < 0:
+		return fmt.Errorf("-n must not be negative (got %d)", c.N)
+	case c.Duration < 0:
+		return fmt.Errorf("-d must not be negative (got %v)", c.Duration)
+	case c.N == 0 && c.Duration == 0:
+		return errors.New("-d must be positive when -n is 0 (the run needs an end)")
+	case c.Timeout <= 0:
+		return fmt.Errorf("-timeout must be positive (got %v)", c.Timeout)
+	case c.DialConcurrency < 0:
+		return fmt.Errorf("dial concurrency must not be negative (got %d)", c.DialConcurrency)
+	}
+	_, err := newWire(c.Proto, c.Payloads)
+	return err
+}
+
+// runner is what every connection of a run shares.
+type runner struct {
+	cfg     Config
+	w       *wire
+	base    time.Time // run clock origin: run-clock times are ns since base
+	timeout int64     // cfg.Timeout in ns
+	slack   int64     // how far past a deadline a lazily-moved deadline may lie
+
+	stopped  atomic.Bool     // set when the run stops sending (checked per batch)
+	stopCh   <-chan struct{} // closed at the same moment, for goroutines that wait
+	errCount atomic.Int64    // connections failed so far, for the progress line
+}
+
+// now reads the run clock. time.Since uses the monotonic clock, so wall
+// clock steps do not show up as latency.
+func (r *runner) now() int64 { return int64(time.Since(r.base)) }
+
+// at converts a run-clock time to a time.Time, for deadlines.
+func (r *runner) at(t int64) time.Time { return r.base.Add(time.Duration(t)) }
+
+// run performs one load run and reports it. The error is for a config that
+// cannot run at all; everything that happens on the wire is in the Result.
+func run(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.validate(); err != nil {
+		return Result{}, err
+	}
+	if cfg.DialConcurrency == 0 {
+		cfg.DialConcurrency = 200
+	}
+	w, _ := newWire(cfg.Proto, cfg.Payloads) // validated above
+	r := &runner{cfg: cfg, w: w, base: time.Now(), timeout: int64(cfg.Timeout), slack: int64(cfg.Timeout / 16)}
+
+	// Latency goes into a few shared histograms, not one per connection:
+	// a table is 58 KiB, and a connection's samples need no table of their
+	// own. A few times GOMAXPROCS shards keep the atomic adds uncontended.
+	shards := make([]*histogram, min(cfg.Conns, 4*runtime.GOMAXPROCS(0)))
+	for i := range shards {
+		shards[i] = newHistogram()
+	}
+	split := cfg.forceSplit || !windowFits(cfg.Pipeline, w.maxFrame, w.maxReply)
+	conns := make([]*conn, cfg.Conns)
+	for i := range conns {
+		c := &conn{id: i, r: r, hist: shards[i%len(shards)], quota: -1}
+		if cfg.N > 0 {
+			// Spread N exactly: the first N%Conns connections send one more.
+			c.quota = cfg.N / int64(cfg.Conns)
+			if int64(i) < cfg.N%int64(cfg.Conns) {
+				c.quota++
+			}
+		}
+		// Start each connection at a different payload, so the server sees
+		// a mix at every moment rather than every connection in lock step.
+		c.next = i % len(w.frames)
+		c.wbuf = make([]byte, 0, min(cfg.Pipeline*w.maxFrame, 64<<10))
+		c.scratch = make([]byte, min(w.maxReply, 16<<10))
+		if split {
+			c.queue = make(chan inflight, cfg.Pipeline)
+		} else {
+			c.ring = make([]inflight, cfg.Pipeline)
+		}
+		conns[i] = c
+	}
+
+	dialAll(ctx, r, conns)
+
+	// The clock and the -d limit start once every connection is up, so the
+	// dial phase (which can take a while for thousands) does not count.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Duration > 0 {
+		runCtx, cancel = context.WithTimeout(runCtx, cfg.Duration)
+		defer cancel()
+	}
+	r.stopCh = runCtx.Done()
+	go func() {
+		<-runCtx.Done()
+		r.stopped.Store(true)
+	}()
+	start := r.now()
+
+	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	if cfg.Progress != nil {
+		progressWG.Go(func() { r.reportProgress(conns, start, progressDone) })
+	}
+
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		if c.nc != nil {
+			wg.Go(c.run)
+		}
+	}
+	wg.Wait()
+	elapsed := time.Duration(r.now() - start)
+	close(progressDone)
+	progressWG.Wait()
+
+	return summarize(cfg, conns, shards, elapsed), nil
+}
+
+// dialAll connects every connection, at most cfg.DialConcurrency at a time,
+// and gives each its buffered reader. A failed dial is recorded on the
+// connection, which then sits the run out.
+func dialAll(ctx context.Context, r *runner, conns []*conn) {
+	network, address := "tcp", r.cfg.Addr
+	if path, ok := strings.CutPrefix(address, "unix:"); ok {
+		network, address = "unix", path
+	}
+	d := net.Dialer{Timeout: r.cfg.Timeout}
+	// Read buffer: room for a whole window of replies, so one read(2)
+	// can collect them all, within 4..64 KiB.
+	bufSize := min(max(r.cfg.Pipeline*r.w.maxReply, 4<<10), 64<<10)
+	sem := make(chan struct{}, r.cfg.DialConcurrency)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			nc, err := d.DialContext(ctx, network, address)
+			if err != nil {
+				if ctx.Err() == nil { // an interrupted run is not a failed dial
+					c.fail(kindDial, err)
+				}
+				return
+			}
+			c.nc = nc
+			c.br = bufio.NewReaderSize(nc, bufSize)
+		})
+	}
+	wg.Wait()
+}
+
+// reportProgress prints, once a second, the replies of the last second and
+// the failures so far. Short runs stay silent: their summary says it all.
+func (r *runner) reportProgress(conns []*conn, start int64, done <-chan struct{}) {
+	const quietFor = 3 * time.Second
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last uint64
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		var total uint64
+		for _, c := range conns {
+			total += c.progress.Load()
+		}
+		elapsed := time.Duration(r.now() - start)
+		if r.cfg.Duration > quietFor || elapsed >= quietFor {
+			fmt.Fprintf(r.cfg.Progress, "%6.1fs %10d req/s %6d errors\n",
+				elapsed.Seconds(), total-last, r.errCount.Load())
+		}
+		last = total
+	}
+}
+
+func summarize(cfg Config, conns []*conn, shards []*histogram, elapsed time.Duration) Result {
+	res := Result{
+		Proto:       cfg.Proto,
+		Addr:        cfg.Addr,
+		Connections: cfg.Conns,
+		Pipeline:    cfg.Pipeline,
+		DurationSec: elapsed.Seconds(),
+	}
+	for _, c := range conns {
+		if c.nc != nil {
+			res.Connected++
+		}
+		res.Sent += c.sent
+		res.Requests += c.replies
+		res.Mismatches += c.mismatches
+		res.BytesSent += c.bytesOut
+		res.BytesReceived += c.bytesIn
+		res.Errors.add(c.errKind)
+		if c.err != nil && res.FirstError == "" {
+			res.FirstError = fmt.Sprintf("conn %d: %v: %v", c.id, c.errKind, c.err)
+		}
+		if c.firstMismatch != "" && res.FirstMismatch == "" {
+			res.FirstMismatch = c.firstMismatch
+		}
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		res.RequestsPerSec = float64(res.Requests) / s
+		res.SentMBps = float64(res.BytesSent) / 1e6 / s
+		res.ReceivedMBps = float64(res.BytesReceived) / 1e6 / s
+	}
+	all := newHistogram()
+	for _, h := range shards {
+		all.merge(h)
+	}
+	res.Latency = latencyOf(all)
+	res.OK = res.Mismatches == 0 && res.Errors.Total == 0
+	return res
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinaries compiles simple-server and simple-client into a temporary
+// directory, so the end-to-end test runs them exactly as a user would.
+func buildBinaries(t *testing.T) (server, client string) {
+	t.Helper()
+	dir := t.TempDir()
+	server, client = filepath.Join(dir, "simple-server"), filepath.Join(dir, "simple-client")
+	for bin, pkg := range map[string]string{server: ".", client: "../simple-client"} {
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return server, client
+}
+
+var listening = regexp.MustCompile(`msg="simple-server listening" addr=(\S+)`)
+
+// startServer runs the server binary on a free port and returns its
+// address, the process, and a channel that yields its remaining log.
+func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addrc := make(chan string, 1)
+	rest := make(chan string, 1)
+	go func() {
+		var log strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+		rest <- log.String()
+	}()
+	select {
+	case addr := <-addrc:
+		return addr, cmd, rest
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not report its address")
+		return "", nil, nil
+	}
+}
+
+type clientResult struct {
+	Requests   int64 `json:"requests"`
+	Sent       int64 `json:"sent"`
+	Mismatches int64 `json:"mismatches"`
+	OK         bool  `json:"ok"`
+	Errors     struct {
+		Total int64 `json:"total"`
+	} `json:"errors"`
+}
+
+func runClient(t *testing.T, bin string, args ...string) clientResult {
+	t.Helper()
+	cmd := exec.Command(bin, append(args, "-json", "-q", "-timeout", "20s")...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("simple-client %v: %v\n%s", args, err, out)
+	}
+	var r clientResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("client output %q: %v", out, err)
+	}
+	return r
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	server, client := buildBinaries(t)
+
+	t.Run("hello", func(t *testing.T) {
+		addr, cmd, log := startServer(t, server, "-loops", "2", "-workers", "4")
+		for _, pipeline := range []string{"1", "16"} {
+			r := runClient(t, client, "-addr", addr, "-c", "50", "-n", "20000", "-pipeline", pipeline, "-close")
+			if !r.OK || r.Requests != 20000 || r.Sent != 20000 || r.Mismatches != 0 || r.Errors.Total != 0 {
+				t.Fatalf("pipeline %s: %+v", pipeline, r)
+			}
+		}
+		stop(t, cmd, log)
+	})
+
+	t.Run("echo", func(t *testing.T) {
+		addr, cmd, log := startServer(t, server, "-proto", "echo")
+		r := runClient(t, client, "-addr", addr, "-proto", "echo", "-c", "20", "-n", "5000", "-size", "4096", "-pipeline", "4")
+		if !r.OK || r.Requests != 5000 || r.Mismatches != 0 || r.Errors.Total != 0 {
+			t.Fatalf("echo: %+v", r)
+		}
+		stop(t, cmd, log)
+	})
+
+	t.Run("bad flags", func(t *testing.T) {
+		out, err := exec.Command(server, "-proto", "gopher").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `unknown -proto "gopher"`) {
+			t.Fatalf("exit %v, output %q", err, out)
+		}
+	})
+}
+
+// stop sends SIGTERM and expects a graceful exit with status 0.
+func stop(t *testing.T, cmd *exec.Cmd, log <-chan string) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		text := <-log
+		if err != nil {
+			t.Fatalf("server exit: %v\n%s", err, text)
+		}
+		if !strings.Contains(text, `msg=stopped`) {
+			t.Fatalf("server log lacks the stop line:\n%s", text)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop on SIGTERM")
+	}
+}
