@@ -55,6 +55,9 @@ func run(args []string, ready chan<- net.Addr) int {
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
 	)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	usage := func(format string, a ...any) int {
