@@ -7,17 +7,15 @@ import (
 
 	"github.com/simple-server/simpleserver/internal/buffer"
 	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/internal/timer"
 	"github.com/simple-server/simpleserver/worker"
 	"golang.org/x/sys/unix"
 )
 
-// readState is what the loop does with a connection's inbound side.
-type readState uint8
-
+// Reasons a loop is not reading a connection for now; see Conn.pause.
 const (
-	reading readState = iota
-	paused            // backpressure: too many messages wait for a worker
-	stopped           // EOF, close requested, or shutting down: never again
+	pauseWorker uint8 = 1 << iota // WorkerQueue messages wait for a worker
+	pauseOutput                   // queued output is above WriteHighWater
 )
 
 // writeNote is a write-completion callback, due once the stream has been
@@ -36,14 +34,19 @@ type Conn struct {
 
 	// Owned by the loop goroutine. fd is written only with mu held (so
 	// LocalAddr may read it under mu); the loop reads it freely.
-	fd         int // -1 once closed: the number may already be reused
-	in         []byte
-	reading    readState
+	fd         int    // -1 once closed: the number may already be reused
+	in         []byte // the start of a frame not complete yet
+	stopped    bool   // never read again: EOF, close request, closing
+	pause      uint8  // pauseWorker | pauseOutput
 	inDirty    bool
 	inReady    bool
-	outBlocked bool // the last flush hit EAGAIN; EPOLLOUT will resume it
+	outBlocked bool // the last flush hit EAGAIN; EPOLLOUT resumes it
+	idle       timer.Node[*Conn]
+	readDL     timer.Node[*Conn] // armed while a frame is incomplete
+	writeDL    timer.Node[*Conn] // armed while output is blocked
 	serial     *worker.Serial[[]byte]
 	closeTask  func()
+	abortTask  func()
 	notifyTask func()
 
 	// flushQueued is true while the connection is known to be flushed
@@ -58,15 +61,18 @@ type Conn struct {
 	queued  uint64 // bytes ever appended to out
 	written uint64 // bytes ever written to the socket
 	notes   []writeNote
-	closed  bool  // no more writes accepted
-	reason  error // first close reason
+	closed  bool      // no more writes accepted
+	kind    closeKind // why it closes; the first reason wins
+	reason  error     // the error OnClose gets
 	local   net.Addr
 	value   any
 }
 
 func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
 	c := &Conn{loop: l, fd: fd, remote: sock.ToAddr(sa)}
-	c.closeTask = func() { l.stopReading(c, nil) }
+	c.idle.Value, c.readDL.Value, c.writeDL.Value = c, c, c
+	c.closeTask = func() { l.stopReading(c, kindHandler, nil) }
+	c.abortTask = func() { l.closeConn(c, kindNone, nil) }
 	if l.srv.pool != nil {
 		c.notifyTask = func() { l.workerNotified(c) }
 		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerLimit(), c.serveOffloaded, func() { l.post(c.notifyTask) })
@@ -74,10 +80,17 @@ func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
 	return c
 }
 
+// canRead reports whether the loop should read c now.
+func (c *Conn) canRead() bool {
+	return !c.stopped && c.pause == 0 && !c.closing.Load()
+}
+
 // Write queues p to be sent and returns len(p). It never blocks: the bytes
 // are copied, and the loop writes them (with everything else queued for
 // this connection) before it next waits for events. The bytes of one call
-// are never interleaved with another's. Any goroutine may call it.
+// are never interleaved with another's. If the connection's queued output
+// would exceed Server.MaxPendingBytes, the write fails with ErrSlowConsumer
+// and the connection is closed. Any goroutine may call it.
 func (c *Conn) Write(p []byte) (int, error) {
 	return c.enqueue(nil, p)
 }
@@ -99,20 +112,38 @@ func (c *Conn) WriteNotify(done func(c *Conn, err error), bufs ...[]byte) (int, 
 
 func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	stats := &c.loop.stats
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return 0, ErrConnClosed
 	}
+	if limit := c.loop.srv.maxPending; limit > 0 && c.out.Len()+n > limit {
+		// The peer does not read what it asks for: stop holding memory
+		// for it. Queued output is dropped; the close does not flush.
+		c.closed = true
+		c.closing.Store(true)
+		c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
+		stats.queued.Add(-int64(c.out.Len()))
+		c.out.Reset()
+		c.mu.Unlock()
+		c.loop.post(c.abortTask)
+		return 0, ErrSlowConsumer
+	}
 	for _, b := range bufs {
 		c.out.Append(b)
-		n += len(b)
 	}
 	c.queued += uint64(n)
 	if done != nil {
 		c.notes = append(c.notes, writeNote{end: c.queued, fn: done})
 	}
+	// Counted under mu, so the flush that subtracts it comes later.
+	stats.queued.Add(int64(n))
 	c.mu.Unlock()
+	stats.messagesOut.Add(1)
 	// The append is ordered before this CAS. If the CAS fails, the flag
 	// was set and the loop has not yet cleared it, and it clears it
 	// before taking mu to flush, so the flush sees the append.
@@ -133,6 +164,7 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.closing.Store(true)
+	c.setReasonLocked(kindHandler, nil)
 	c.mu.Unlock()
 	c.loop.post(c.closeTask)
 	return nil
@@ -142,8 +174,8 @@ func (c *Conn) Close() error {
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // LocalAddr returns the local address of the connection (useful when the
-// server listens on a wildcard address), or nil once it is closed. Any
-// goroutine may call it.
+// server listens on a wildcard address), or nil if it closed before the
+// address was first asked for. Any goroutine may call it.
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -177,4 +209,17 @@ func (c *Conn) Buffered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.out.Len()
+}
+
+// setReason records why c closes unless a reason is recorded already.
+func (c *Conn) setReason(kind closeKind, err error) {
+	c.mu.Lock()
+	c.setReasonLocked(kind, err)
+	c.mu.Unlock()
+}
+
+func (c *Conn) setReasonLocked(kind closeKind, err error) {
+	if c.kind == kindNone && kind != kindNone {
+		c.kind, c.reason = kind, err
+	}
 }

@@ -15,7 +15,7 @@ func (c *Conn) serve(msg []byte) {
 			err := fmt.Errorf("%w: %v", ErrHandlerPanic, r)
 			c.loop.srv.logger().Error("handler panicked; closing its connection",
 				"remote", c.remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.setReason(err)
+			c.setReason(kindPanic, err)
 			c.Close()
 		}
 	}()
@@ -32,22 +32,21 @@ func (c *Conn) serveOffloaded(msg []byte) {
 	buffer.Put(msg)
 }
 
-// workerNotified runs on the loop when c's Serial drained below half its
+// workerNotified runs on the loop when c's Serial drained to half its
 // limit (resume reading) or became idle (settle a stopping connection).
 func (l *loop) workerNotified(c *Conn) {
 	if c.fd < 0 {
 		return
 	}
-	switch c.reading {
-	case paused:
-		if c.serial.Len() < l.srv.workerLimit()/2+1 {
-			c.reading = reading
-			// Edge-triggered: whatever arrived while paused raised its
-			// edge already, so read now rather than wait for another.
-			l.read(c)
-		}
-	case stopped:
+	if c.stopped {
 		l.settle(c)
+		return
+	}
+	if c.pause&pauseWorker != 0 && c.serial.Len() <= l.srv.workerLimit()/2 {
+		c.pause &^= pauseWorker
+		// Edge-triggered: whatever arrived while paused raised its edge
+		// already, so read now rather than wait for another.
+		l.read(c)
 	}
 }
 

@@ -28,3 +28,23 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string { return fmt.Sprintf("simpleserver: protocol error: %v", e.Err) }
 func (e *ProtocolError) Unwrap() error { return e.Err }
+
+var (
+	// ErrIdleTimeout is the close reason of a connection that sent and
+	// received nothing for Server.IdleTimeout.
+	ErrIdleTimeout = errors.New("simpleserver: idle timeout")
+
+	// ErrReadTimeout is the close reason of a connection that began a
+	// message and did not complete it within Server.ReadTimeout
+	// (slowloris).
+	ErrReadTimeout = errors.New("simpleserver: read timeout")
+
+	// ErrWriteTimeout is the close reason of a connection whose pending
+	// output made no progress for Server.WriteTimeout.
+	ErrWriteTimeout = errors.New("simpleserver: write timeout")
+
+	// ErrSlowConsumer is the close reason of a connection whose queued
+	// output would exceed Server.MaxPendingBytes, and the error of the
+	// write that found it so.
+	ErrSlowConsumer = errors.New("simpleserver: slow consumer: pending output over limit")
+)

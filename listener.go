@@ -9,6 +9,7 @@ import (
 
 	"github.com/simple-server/simpleserver/internal/poll"
 	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/internal/timer"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ type listener struct {
 
 	backoff time.Duration // current accept back-off; 0 while healthy
 	paused  bool          // removed from epoll while backing off
-	timer   *time.Timer
+	timer   *timer.Entry  // ends the back-off
 	closed  bool
 }
 
@@ -102,7 +103,7 @@ func (ln *listener) close() {
 	}
 	ln.closed = true
 	if ln.timer != nil {
-		ln.timer.Stop()
+		ln.loop.timers.Remove(ln.timer)
 	}
 	if ln.loop != nil && !ln.paused {
 		ln.loop.poller.Del(ln.fd)
@@ -116,71 +117,128 @@ func (ln *listener) close() {
 	}
 }
 
-// accept takes up to acceptBudget pending connections. On the loop.
-func (l *loop) accept(ln *listener) {
+// accept takes up to acceptBudget pending connections, and reports
+// whether it stopped because of the budget (more may be waiting). On the
+// loop.
+func (l *loop) accept(ln *listener) (more bool) {
 	s := l.srv
 	for range acceptBudget {
 		fd, sa, err := sock.Accept(ln.fd)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN:
-				return
-			case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
+				return false
+			case unix.EPROTO, unix.EPERM:
 				// The connection died in the backlog or a firewall
 				// refused it: nothing is wrong with the listener.
 				continue
-			default:
-				// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything
-				// unexpected: the listener stays level-readable, so
-				// retrying now would spin. Step back and keep serving
-				// the connections we have.
+			case unix.EMFILE, unix.ENFILE:
+				l.shed(ln)
 				l.backOff(ln, err)
-				return
+				return false
+			default:
+				// ENOBUFS, ENOMEM and anything unexpected: the listener
+				// stays level-readable, so retrying now would spin.
+				// Step back and keep serving the connections we have.
+				l.backOff(ln, err)
+				return false
 			}
 		}
+		l.stats.accepted.Add(1)
 		if ln.backoff != 0 {
 			s.logger().Info("accepting again", "addr", ln.addr.String())
 			ln.backoff = 0
 		}
+		if s.MaxConns > 0 && s.openConns() >= int64(s.MaxConns) {
+			// Accept and close at once, rather than leave it in the
+			// backlog where the client would wait for nothing.
+			l.stats.open.Add(1)
+			l.reject(fd, kindLimit)
+			continue
+		}
 		if err := s.connOpts.Apply(fd, sa); err != nil {
 			// Typically the peer already reset the connection.
 			s.logger().Debug("socket options on accepted connection", "err", err)
-			unix.Close(fd)
+			l.stats.open.Add(1)
+			l.reject(fd, kindError)
 			continue
 		}
 		target := l
 		if !s.ReusePort {
 			target = s.pick()
 		}
+		// Counted now, not when the target registers it, so MaxConns
+		// and LeastConns see it at once.
+		target.stats.open.Add(1)
 		if target == l {
 			l.register(fd, sa)
 		} else if !target.post(func() { target.register(fd, sa) }) {
-			unix.Close(fd) // that loop has exited: the server is stopping
+			target.reject(fd, kindShutdown) // that loop has exited
 		}
 	}
+	return true
+}
+
+// shed is libuv's answer to running out of descriptors: give up the
+// reserve descriptor, use it to accept and close what waits in the
+// backlog, and take the reserve back. Clients then see a prompt close
+// instead of hanging in the backlog while the server cannot take them.
+// On the loop.
+func (l *loop) shed(ln *listener) {
+	if l.reserve < 0 {
+		return
+	}
+	unix.Close(l.reserve)
+	l.reserve = -1
+	for range acceptBudget {
+		fd, _, err := sock.Accept(ln.fd)
+		if err != nil {
+			break
+		}
+		l.stats.accepted.Add(1)
+		l.stats.open.Add(1)
+		l.reject(fd, kindLimit)
+	}
+	l.openReserve()
+}
+
+// openReserve takes a spare descriptor for shed. On the loop (or before
+// it runs).
+func (l *loop) openReserve() {
+	if l.reserve >= 0 {
+		return
+	}
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return // out of descriptors still: try again after the next shed
+	}
+	l.reserve = fd
 }
 
 // backOff takes ln out of epoll for a doubling delay (minBackoff to
 // maxBackoff) after an accept error. On the loop.
 func (l *loop) backOff(ln *listener, err error) {
 	ln.backoff = min(max(2*ln.backoff, minBackoff), maxBackoff)
-	l.srv.logger().Warn("accept failed; backing off", "addr", ln.addr.String(), "err", err, "retry_in", ln.backoff)
+	if ln.backoff == minBackoff || ln.backoff == maxBackoff {
+		// Once when trouble starts and once a second while it lasts.
+		l.srv.logger().Warn("accept failed; backing off", "addr", ln.addr.String(), "err", err, "retry_in", ln.backoff)
+	}
 	if err := l.poller.Del(ln.fd); err != nil {
 		l.srv.logger().Error("pause listener", "err", err)
 		return
 	}
 	ln.paused = true
-	ln.timer = time.AfterFunc(ln.backoff, func() {
-		l.post(func() {
-			if ln.closed || l.stopping {
-				return
-			}
-			ln.paused = false
-			if err := l.poller.Add(ln.fd, listenEvents); err != nil {
-				l.srv.logger().Error("resume listener", "err", err)
-				return
-			}
-			l.accept(ln)
-		})
+	ln.timer = l.after(ln.backoff, func() {
+		ln.timer = nil
+		if ln.closed || l.stopping {
+			return
+		}
+		ln.paused = false
+		l.openReserve()
+		if err := l.poller.Add(ln.fd, listenEvents); err != nil {
+			l.srv.logger().Error("resume listener", "err", err)
+			return
+		}
+		l.accept(ln)
 	})
 }

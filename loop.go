@@ -2,10 +2,12 @@ package simpleserver
 
 import (
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/simple-server/simpleserver/internal/buffer"
 	"github.com/simple-server/simpleserver/internal/poll"
+	"github.com/simple-server/simpleserver/internal/sock"
+	"github.com/simple-server/simpleserver/internal/timer"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +22,8 @@ const (
 	readBudget = 8
 	// connEvents: edge-triggered, so nothing is ever re-armed. EPOLLOUT
 	// stays registered and is simply ignored while there is nothing to
-	// write; that is cheaper than an epoll_ctl pair per blocked write.
+	// write; that is cheaper than an epoll_ctl pair per blocked write,
+	// and pausing a connection's reads costs no syscall either.
 	connEvents = poll.In | poll.Out | poll.RDHup | poll.Edge
 )
 
@@ -35,31 +38,41 @@ type loop struct {
 	conns     []*Conn // indexed by fd
 	nconns    int
 	listeners []*listener
+	reserve   int     // a spare descriptor, given up to shed on EMFILE; -1 if none
 	dirty     []*Conn // connections to flush at the end of this turn
-	ready     []*Conn // connections that used their read budget
+	ready     []*Conn // connections to read again before sleeping
 	stopping  bool
+	firedBuf  []writeNote
 
-	load atomic.Int64 // open connections, read by other loops' acceptors
+	base     time.Time     // the loop's clock starts here (immutable)
+	now      time.Duration // the loop's clock, read once per turn
+	idles    timer.List[*Conn]
+	readDLs  timer.List[*Conn]
+	writeDLs timer.List[*Conn]
+	timers   timer.Heap
 
-	taskMu   sync.Mutex // guards tasks, flushes and exited
-	exited   bool       // the poller is closed: nothing may wake it
-	tasks    []func()
-	flushes  []*Conn
-	spareT   []func()
-	spareF   []*Conn
-	firedBuf []writeNote
+	stats counters // read by Server.Stats from any goroutine
+
+	taskMu  sync.Mutex // guards tasks, flushes and exited
+	exited  bool       // the poller is closed: nothing may wake it
+	tasks   []func()
+	flushes []*Conn
+	spareT  []func()
+	spareF  []*Conn
 }
 
-func newLoop(s *Server, id int) (*loop, error) {
+func newLoop(s *Server) (*loop, error) {
 	p, err := poll.New()
 	if err != nil {
 		return nil, err
 	}
 	return &loop{
-		srv:    s,
-		poller: p,
-		buf:    make([]byte, readBufferSize),
-		iov:    make([]unix.Iovec, buffer.MaxIovecs),
+		srv:     s,
+		poller:  p,
+		buf:     make([]byte, readBufferSize),
+		iov:     make([]unix.Iovec, buffer.MaxIovecs),
+		reserve: -1,
+		base:    time.Now(),
 	}, nil
 }
 
@@ -103,15 +116,12 @@ func (l *loop) wake() {
 func (l *loop) run() {
 	defer l.exit()
 	for {
-		timeout := -1
-		if len(l.ready) > 0 {
-			timeout = 0
-		}
-		events, woken, err := l.poller.Wait(timeout)
+		events, woken, err := l.poller.Wait(l.waitMsec())
 		if err != nil {
 			l.srv.logger().Error("event loop stopped", "err", err)
 			return
 		}
+		l.now = l.clock()
 		for i := range events {
 			l.handle(int(events[i].Fd), events[i].Events)
 		}
@@ -119,6 +129,7 @@ func (l *loop) run() {
 			l.runTasks()
 		}
 		l.runReady()
+		l.expire()
 		l.flushDirty()
 		if l.stopping && l.nconns == 0 && len(l.listeners) == 0 {
 			return
@@ -145,7 +156,7 @@ func (l *loop) handle(fd int, ev uint32) {
 		if errno != 0 {
 			err = unix.Errno(errno)
 		}
-		l.closeConn(c, err)
+		l.closeConn(c, kindError, err)
 		return
 	}
 	if ev&(poll.Out|poll.Hup) != 0 && c.outBlocked {
@@ -201,8 +212,8 @@ func (l *loop) markDirty(c *Conn) {
 }
 
 func (l *loop) flushDirty() {
-	// Flushing may settle and close connections, never add to dirty; an
-	// index loop keeps that safe regardless.
+	// Flushing may settle and close connections; an index loop stays
+	// correct even if that ever adds to dirty.
 	for i := 0; i < len(l.dirty); i++ {
 		c := l.dirty[i]
 		c.inDirty = false
@@ -212,16 +223,13 @@ func (l *loop) flushDirty() {
 	l.dirty = l.dirty[:0]
 }
 
-// register adopts an accepted socket. On the loop.
+// register adopts an accepted socket, already counted in stats.open by the
+// acceptor. On the loop.
 func (l *loop) register(fd int, sa unix.Sockaddr) {
-	if l.stopping {
-		unix.Close(fd)
-		return
-	}
 	c := newConn(l, fd, sa)
 	if err := l.poller.Add(fd, connEvents); err != nil {
 		l.srv.logger().Error("register connection", "err", err)
-		unix.Close(fd)
+		l.reject(fd, kindError)
 		return
 	}
 	if fd >= len(l.conns) {
@@ -231,42 +239,64 @@ func (l *loop) register(fd int, sa unix.Sockaddr) {
 	}
 	l.conns[fd] = c
 	l.nconns++
-	l.load.Add(1)
+	l.touch(c)
 	if l.srv.OnOpen != nil {
 		l.srv.OnOpen(c)
+	}
+	if l.stopping {
+		// Accepted before the stop reached the acceptor: answer what it
+		// sent, like every other connection.
+		l.drainOnce(c)
+		l.stopReading(c, kindShutdown, ErrServerClosed)
 	}
 	// Edge-triggered: data that arrived before the ADD (always, with
 	// TCP_DEFER_ACCEPT) is reported by the ADD itself, so no read here.
 }
 
+// reject closes an accepted socket that never became a Conn.
+func (l *loop) reject(fd int, kind closeKind) {
+	unix.Close(fd)
+	l.stats.open.Add(-1)
+	l.stats.closed[kind].Add(1)
+}
+
 // shutdown starts a graceful stop of this loop. On the loop.
 func (l *loop) shutdown() {
+	// Connections that completed their handshake wait in the backlog: the
+	// kernel accepted them on our behalf, so they are served like the
+	// rest (the drain is bounded by the backlog's length).
+	for _, ln := range l.listeners {
+		for i := 0; !ln.paused && i <= sock.Backlog(l.srv.Backlog)/acceptBudget && l.accept(ln); i++ {
+		}
+	}
 	l.stopping = true
 	l.closeListeners()
 	for _, c := range l.conns {
 		if c == nil {
 			continue
 		}
-		if c.reading == reading {
-			// Requests already in the socket buffer were accepted by
-			// the kernel on our behalf: answer them too.
-			l.drainOnce(c)
-		}
+		// Requests already in the socket buffer were accepted by the
+		// kernel on our behalf: answer them too.
+		l.drainOnce(c)
 		if c.fd >= 0 {
-			l.stopReading(c, ErrServerClosed)
+			l.stopReading(c, kindShutdown, ErrServerClosed)
 		}
 	}
 }
 
-// closeAll closes every connection and listener at once. On the loop.
-func (l *loop) closeAll() {
+// closeAll closes every connection and listener at once, and returns how
+// many connections it cut off. On the loop.
+func (l *loop) closeAll() int {
 	l.stopping = true
 	l.closeListeners()
+	cut := 0
 	for _, c := range l.conns {
 		if c != nil {
-			l.closeConn(c, ErrServerClosed)
+			cut++
+			l.closeConn(c, kindShutdown, ErrServerClosed)
 		}
 	}
+	return cut
 }
 
 func (l *loop) closeListeners() {
@@ -274,6 +304,10 @@ func (l *loop) closeListeners() {
 		ln.close()
 	}
 	l.listeners = nil
+	if l.reserve >= 0 {
+		unix.Close(l.reserve)
+		l.reserve = -1
+	}
 }
 
 // exit releases everything when run returns. Tasks still queued are run

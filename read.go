@@ -8,24 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// read reads c until the socket is drained, c stops reading, or the read
-// budget is spent (then c is read again next turn). On the loop.
+// read reads c until the socket is drained, c may not be read any more,
+// or the read budget is spent (then c is read again next turn). On the
+// loop.
 //
 // A read shorter than the buffer means the socket was drained at that
 // moment. With edge-triggered epoll that is enough: any byte arriving
 // later raises a new edge, so no extra read is spent to see EAGAIN.
 func (l *loop) read(c *Conn) {
-	for i := 0; c.reading == reading && !c.closing.Load(); i++ {
+	for i := 0; c.canRead(); i++ {
 		if i == readBudget {
-			if !c.inReady {
-				c.inReady = true
-				l.ready = append(l.ready, c)
-			}
+			l.readAgain(c)
 			return
 		}
 		n, err := unix.Read(c.fd, l.buf)
 		if n > 0 {
 			l.onData(c, l.buf[:n])
+			if l.srv.highWater > 0 && c.fd >= 0 && c.Buffered() >= l.srv.highWater {
+				// Replies pile up faster than one turn should hold:
+				// flush now, and if the peer is not reading, the
+				// watermark pauses c before the next read, so the
+				// overshoot is one read's worth of replies.
+				l.flush(c)
+			}
 			if n < len(l.buf) {
 				break
 			}
@@ -33,18 +38,27 @@ func (l *loop) read(c *Conn) {
 		}
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
-			c.reading = stopped
+			c.setReason(kindPeer, nil)
+			c.stopped = true
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
 		default:
-			l.closeConn(c, err)
+			l.closeConn(c, kindError, err)
 			return
 		}
 		break
 	}
-	if c.reading == stopped || c.closing.Load() {
-		l.stopReading(c, nil)
+	if c.stopped || c.closing.Load() {
+		l.stopReading(c, kindNone, nil)
+	}
+}
+
+// readAgain queues c to be read next turn, before the loop sleeps.
+func (l *loop) readAgain(c *Conn) {
+	if !c.inReady {
+		c.inReady = true
+		l.ready = append(l.ready, c)
 	}
 }
 
@@ -52,7 +66,7 @@ func (l *loop) read(c *Conn) {
 // without rescheduling. On the loop, during shutdown.
 func (l *loop) drainOnce(c *Conn) {
 	for range readBudget {
-		if c.reading != reading || c.closing.Load() {
+		if !c.canRead() {
 			return
 		}
 		n, err := unix.Read(c.fd, l.buf)
@@ -64,7 +78,8 @@ func (l *loop) drainOnce(c *Conn) {
 			continue
 		}
 		if err == nil {
-			c.reading = stopped
+			c.setReason(kindPeer, nil)
+			c.stopped = true
 		}
 		return
 	}
@@ -72,10 +87,12 @@ func (l *loop) drainOnce(c *Conn) {
 
 // onData cuts data (prefixed by any partial frame kept from earlier) into
 // messages and dispatches them. It never closes c: a close decided here
-// only sets c.reading = stopped (or c.closing), and the caller settles c
-// once data and c.in are no longer in use. On the loop.
+// only sets c.stopped (or c.closing), and the caller settles c once data
+// and c.in are no longer in use. On the loop.
 func (l *loop) onData(c *Conn, data []byte) {
 	s := l.srv
+	l.stats.bytesIn.Add(uint64(len(data)))
+	l.touch(c)
 	buf := data
 	if len(c.in) > 0 {
 		c.in = append(c.in, data...)
@@ -87,8 +104,8 @@ func (l *loop) onData(c *Conn, data []byte) {
 		c.flushQueued.Store(true)
 		l.markDirty(c)
 	}
-	off := 0
-	for off < len(buf) && c.reading != stopped && !c.closing.Load() {
+	off, msgs := 0, uint64(0)
+	for off < len(buf) && !c.stopped && !c.closing.Load() {
 		var msg []byte
 		var n int
 		if s.Codec == nil {
@@ -99,13 +116,13 @@ func (l *loop) onData(c *Conn, data []byte) {
 			if err != nil {
 				off += n
 				if errors.Is(err, codec.ErrCloseRequest) {
-					c.setReason(nil)
+					c.setReason(kindPeer, nil)
 				} else {
 					perr := &ProtocolError{Err: err}
 					s.logger().Warn("closing connection", "remote", c.remote.String(), "err", perr)
-					c.setReason(perr)
+					c.setReason(kindProtocol, perr)
 				}
-				c.reading = stopped
+				c.stopped = true
 				break
 			}
 			if n == 0 {
@@ -113,30 +130,39 @@ func (l *loop) onData(c *Conn, data []byte) {
 			}
 		}
 		off += n
+		msgs++
 		if s.pool == nil {
 			c.serve(msg)
-		} else if c.serial.Push(append(buffer.Get(len(msg)), msg...)) && c.reading == reading {
-			c.reading = paused
+		} else if c.serial.Push(append(buffer.Get(len(msg)), msg...)) {
+			c.pause |= pauseWorker
 		}
 	}
+	l.stats.messagesIn.Add(msgs)
 	l.keepTail(c, buf, off)
 }
 
 // keepTail keeps buf[off:], the start of a frame not complete yet, in
 // c.in, and releases c.in when nothing is left, so an idle connection
-// holds no buffer.
+// holds no buffer. It arms the read timeout when a new frame begins and
+// disarms it when no frame is pending.
 func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	rest := buf[off:]
 	switch {
-	case len(rest) == 0 || c.reading == stopped || c.closing.Load():
+	case len(rest) == 0 || c.stopped || c.closing.Load():
 		if c.in != nil {
 			buffer.Put(c.in)
 			c.in = nil
 		}
+		l.readDLs.Remove(&c.readDL)
 	case len(c.in) > 0:
-		// buf is c.in: move the tail to the front.
+		// buf is c.in: move the tail to the front. If frames were
+		// consumed, the tail is a new frame and gets a new deadline.
 		c.in = c.in[:copy(c.in, rest)]
+		if off > 0 {
+			l.armReadDL(c)
+		}
 	default:
 		c.in = append(buffer.Get(len(rest)), rest...)
+		l.armReadDL(c)
 	}
 }

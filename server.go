@@ -21,6 +21,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simple-server/simpleserver/codec"
@@ -34,6 +35,14 @@ const (
 	DefaultBacklog     = 1024
 	DefaultDeferAccept = time.Second
 	DefaultWorkerQueue = 64
+	// DefaultWriteHighWater and DefaultWriteLowWater bound the output a
+	// connection may have stuck in the server before the loop stops
+	// reading its requests, and where it resumes.
+	DefaultWriteHighWater = 1 << 20
+	DefaultWriteLowWater  = 256 << 10
+	// DefaultMaxPendingBytes is the hard cap on a connection's queued
+	// output: past it the connection is closed with ErrSlowConsumer.
+	DefaultMaxPendingBytes = 16 << 20
 )
 
 // Balance chooses the event loop a new connection is assigned to.
@@ -108,6 +117,41 @@ type Server struct {
 	// sockets when positive; 0 keeps the kernel's autotuning.
 	ReadBuffer, WriteBuffer int
 
+	// IdleTimeout closes a connection (ErrIdleTimeout) that sent and
+	// received nothing for this long while no work of it was in flight.
+	// The seed's rule: clients close first, the server protects itself
+	// with a timeout. 0 means none.
+	IdleTimeout time.Duration
+	// ReadTimeout closes a connection (ErrReadTimeout) that began a
+	// message and did not complete it within this long: slowloris. 0
+	// means none.
+	ReadTimeout time.Duration
+	// WriteTimeout closes a connection (ErrWriteTimeout) whose output
+	// is stuck: queued, and not one byte taken by the kernel for this
+	// long. 0 means none.
+	WriteTimeout time.Duration
+
+	// WriteHighWater: when this many bytes of a connection's output are
+	// stuck in the server, the loop stops reading its requests (and calls
+	// OnBackpressure) until the output drains to WriteLowWater. 0 means
+	// DefaultWriteHighWater and DefaultWriteLowWater; negative turns the
+	// watermarks off.
+	WriteHighWater, WriteLowWater int
+	// MaxPendingBytes caps a connection's queued output: a write that
+	// would exceed it fails with ErrSlowConsumer and closes the
+	// connection without flushing. 0 means DefaultMaxPendingBytes;
+	// negative means no cap.
+	MaxPendingBytes int
+	// OnBackpressure, if set, is called on the connection's loop when the
+	// loop stops reading it because its output crossed WriteHighWater
+	// (paused true), and when it resumes (paused false).
+	OnBackpressure func(c *Conn, paused bool)
+
+	// MaxConns, if positive, caps open connections: above it new
+	// connections are accepted and closed at once (counted in
+	// Stats.Closed.Limit) instead of waiting in the backlog.
+	MaxConns int
+
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -117,6 +161,8 @@ type Server struct {
 	loops    []*loop
 	pool     *worker.Pool
 	connOpts sock.ConnOptions
+	// Effective limits, resolved from the fields at Start.
+	highWater, lowWater, maxPending int
 	addrs    []net.Addr
 	done     chan struct{} // closed when every loop has exited
 	rr       uint64        // round-robin cursor; only the accepting loop uses it
@@ -175,8 +221,8 @@ func (s *Server) Start(ln net.Listener) error {
 	if s.Workers > 0 {
 		s.pool = worker.NewPool(s.Workers)
 	}
-	for i := range n {
-		l, err := newLoop(s, i)
+	for range n {
+		l, err := newLoop(s)
 		if err != nil {
 			for _, l := range s.loops {
 				l.poller.Close()
@@ -198,6 +244,7 @@ func (s *Server) Start(ln net.Listener) error {
 		l := s.loops[i%n]
 		ln.loop = l
 		l.listeners = append(l.listeners, ln)
+		l.openReserve()
 		if err := l.poller.Add(ln.fd, listenEvents); err != nil {
 			s.logger().Error("register listener", "err", err)
 		}
@@ -244,6 +291,26 @@ func (s *Server) check() error {
 		return errors.New("simpleserver: ReadBuffer and WriteBuffer must be >= 0")
 	case s.Balance != RoundRobin && s.Balance != LeastConns:
 		return fmt.Errorf("simpleserver: unknown Balance %d", s.Balance)
+	case s.IdleTimeout < 0 || s.ReadTimeout < 0 || s.WriteTimeout < 0:
+		return errors.New("simpleserver: timeouts must be >= 0")
+	case s.MaxConns < 0:
+		return fmt.Errorf("simpleserver: MaxConns = %d, want >= 0", s.MaxConns)
+	}
+	s.highWater, s.lowWater = s.WriteHighWater, s.WriteLowWater
+	if s.highWater == 0 {
+		s.highWater, s.lowWater = DefaultWriteHighWater, DefaultWriteLowWater
+	}
+	s.maxPending = s.MaxPendingBytes
+	if s.maxPending == 0 {
+		s.maxPending = DefaultMaxPendingBytes
+	}
+	if s.highWater > 0 {
+		switch {
+		case s.lowWater < 0 || s.lowWater >= s.highWater:
+			return fmt.Errorf("simpleserver: WriteLowWater = %d, want 0 <= low < WriteHighWater (%d)", s.lowWater, s.highWater)
+		case s.maxPending > 0 && s.highWater > s.maxPending:
+			return fmt.Errorf("simpleserver: WriteHighWater = %d is above MaxPendingBytes = %d", s.highWater, s.maxPending)
+		}
 	}
 	s.connOpts = sock.ConnOptions{
 		NoDelay:     !s.DisableNoDelay,
@@ -265,12 +332,14 @@ func (s *Server) Addrs() []net.Addr {
 	return append([]net.Addr(nil), s.addrs...)
 }
 
-// Shutdown stops the server gracefully: it closes the listeners, handles
-// every message already received (including bytes waiting in the kernel's
-// socket buffers), flushes the replies, closes each connection as soon as
-// it has nothing left in flight (idle ones at once), and returns when all
-// are closed. If ctx ends first, Shutdown closes what remains as Close
-// does and returns ctx's error. Any goroutine may call it.
+// Shutdown stops the server gracefully: it closes the listeners, stops
+// reading new requests, handles every message already received (including
+// bytes waiting in the kernel's socket buffers), flushes the replies,
+// closes each connection as soon as it has nothing left in flight (idle
+// ones at once), and returns nil when all are closed and every goroutine
+// of the server has exited. If ctx ends first, Shutdown closes what
+// remains as Close does and returns an error that wraps ctx's and says how
+// many connections were cut off. Any goroutine may call it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	running, first := s.stop()
 	if !running {
@@ -285,9 +354,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-s.done:
 		return nil
 	case <-ctx.Done():
-		s.closeLoops()
+		cut := s.closeLoops()
 		<-s.done
-		return ctx.Err()
+		return fmt.Errorf("simpleserver: shutdown cut off %d connections: %w", cut, ctx.Err())
 	}
 }
 
@@ -324,10 +393,28 @@ func (s *Server) stop() (running, first bool) {
 	}
 }
 
-func (s *Server) closeLoops() {
+// closeLoops makes every loop close everything, and returns how many
+// connections that cut off.
+func (s *Server) closeLoops() int {
+	var cut atomic.Int64
+	var wg sync.WaitGroup
 	for _, l := range s.loops {
-		l.post(l.closeAll)
+		wg.Add(1)
+		if !l.post(func() { cut.Add(int64(l.closeAll())); wg.Done() }) {
+			wg.Done()
+		}
 	}
+	wg.Wait()
+	return int(cut.Load())
+}
+
+// openConns is the number of open connections, summed over the loops.
+func (s *Server) openConns() int64 {
+	var n int64
+	for _, l := range s.loops {
+		n += l.stats.open.Load()
+	}
+	return n
 }
 
 // pick returns the loop for a new connection. Only the accepting loop
@@ -339,7 +426,7 @@ func (s *Server) pick() *loop {
 	if s.Balance == LeastConns {
 		best := s.loops[0]
 		for _, l := range s.loops[1:] {
-			if l.load.Load() < best.load.Load() {
+			if l.stats.open.Load() < best.stats.open.Load() {
 				best = l
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/simple-server/simpleserver"
@@ -146,15 +145,11 @@ func TestHelloZeroLengthCloses(t *testing.T) {
 }
 
 func TestOversizedFrameClosesOnlyThatConnection(t *testing.T) {
-	var mu sync.Mutex
-	var reasons []error
+	reasons := make(chan error, 2)
 	addr := start(t, helloServer(func(s *simpleserver.Server) {
 		s.Codec = hello.Codec(1000)
-		s.OnClose = func(_ *simpleserver.Conn, err error) {
-			mu.Lock()
-			reasons = append(reasons, err)
-			mu.Unlock()
-		}
+		s.Logger = discardLogger()
+		s.OnClose = func(_ *simpleserver.Conn, err error) { reasons <- err }
 	}))
 	good := dial(t, addr)
 	bad := dial(t, addr)
@@ -170,18 +165,21 @@ func TestOversizedFrameClosesOnlyThatConnection(t *testing.T) {
 	}
 	expectReply(t, bad, "ok")
 	expectEOF(t, bad)
+	select {
+	case err := <-reasons:
+		var perr *simpleserver.ProtocolError
+		if !errors.As(err, &perr) || !errors.Is(err, codec.ErrFrameTooLarge) {
+			t.Fatalf("close reason = %v, want a ProtocolError wrapping ErrFrameTooLarge", err)
+		}
+	case <-deadline():
+		t.Fatal("OnClose not called")
+	}
 	if _, err := good.Write(frame("after")); err != nil {
 		t.Fatal(err)
 	}
 	expectReply(t, good, "after")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(reasons) != 1 {
-		t.Fatalf("closes = %v, want exactly one", reasons)
-	}
-	var perr *simpleserver.ProtocolError
-	if !errors.As(reasons[0], &perr) || !errors.Is(reasons[0], codec.ErrFrameTooLarge) {
-		t.Fatalf("close reason = %v, want a ProtocolError wrapping ErrFrameTooLarge", reasons[0])
+	if len(reasons) != 0 {
+		t.Fatalf("another connection closed: %v", <-reasons)
 	}
 }
 

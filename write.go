@@ -5,8 +5,8 @@ import (
 )
 
 // flush writes what c has queued with one write or writev, fires the
-// completion callbacks that are due, and settles c if it is stopping. On
-// the loop.
+// completion callbacks that are due, applies the output watermarks, and
+// settles c if it is stopping. On the loop.
 func (l *loop) flush(c *Conn) {
 	if c.fd < 0 {
 		return
@@ -17,10 +17,7 @@ func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
 	if c.out.Len() == 0 {
 		c.mu.Unlock()
-		c.outBlocked = false
-		if c.reading == stopped {
-			l.settle(c)
-		}
+		l.unblocked(c)
 		return
 	}
 	n, err := c.out.WriteTo(c.fd, l.iov)
@@ -34,7 +31,11 @@ func (l *loop) flush(c *Conn) {
 		fired = append(fired, c.notes[:k]...)
 		c.notes = c.notes[:copy(c.notes, c.notes[k:])]
 	}
+	pending := c.out.Len()
+	l.stats.queued.Add(-int64(n))
 	c.mu.Unlock()
+	l.stats.bytesOut.Add(uint64(n))
+
 	for _, w := range fired {
 		w.fn(c, nil)
 	}
@@ -42,28 +43,69 @@ func (l *loop) flush(c *Conn) {
 	l.firedBuf = fired[:0]
 	switch err {
 	case nil:
-		c.outBlocked = false
-		if c.reading == stopped {
-			l.settle(c)
-		}
+		l.touch(c)
+		l.unblocked(c)
 	case unix.EAGAIN:
+		if n > 0 || !c.outBlocked {
+			// Progress (or the first stall) restarts the write timeout.
+			l.touch(c)
+			l.armWriteDL(c)
+		}
 		c.outBlocked = true
+		l.watermarks(c, pending)
 	default:
-		l.closeConn(c, err)
+		l.closeConn(c, kindError, err)
 	}
 }
 
-// stopReading stops c's inbound side for good, records reason if c has
+// unblocked notes that c's output is fully written.
+func (l *loop) unblocked(c *Conn) {
+	c.outBlocked = false
+	l.writeDLs.Remove(&c.writeDL)
+	l.watermarks(c, 0)
+	if c.stopped {
+		l.settle(c)
+	}
+}
+
+// watermarks stops reading c while its queued output is above the high
+// watermark and resumes once it is at or below the low one, telling
+// OnBackpressure each time. On the loop.
+func (l *loop) watermarks(c *Conn, pending int) {
+	s := l.srv
+	if s.highWater <= 0 {
+		return
+	}
+	switch {
+	case c.pause&pauseOutput == 0 && pending >= s.highWater:
+		c.pause |= pauseOutput
+		if s.OnBackpressure != nil {
+			s.OnBackpressure(c, true)
+		}
+	case c.pause&pauseOutput != 0 && pending <= s.lowWater:
+		c.pause &^= pauseOutput
+		if s.OnBackpressure != nil {
+			s.OnBackpressure(c, false)
+		}
+		// Edge-triggered: what arrived while paused raised its edge
+		// already, so read it next turn rather than wait for another.
+		if c.canRead() {
+			l.readAgain(c)
+		}
+	}
+}
+
+// stopReading stops c's inbound side for good, records the reason if c has
 // none yet, and settles it. On the loop.
-func (l *loop) stopReading(c *Conn, reason error) {
+func (l *loop) stopReading(c *Conn, kind closeKind, reason error) {
 	if c.fd < 0 {
 		return
 	}
-	c.reading = stopped
-	if c.in != nil {
+	c.stopped = true
+	if c.in != nil || c.readDL.Linked() {
 		l.keepTail(c, nil, 0)
 	}
-	c.setReason(reason)
+	c.setReason(kind, reason)
 	l.settle(c)
 }
 
@@ -71,7 +113,7 @@ func (l *loop) stopReading(c *Conn, reason error) {
 // or runs on a worker, and its output is written. Until then each of those
 // events calls settle again. On the loop.
 func (l *loop) settle(c *Conn) {
-	if c.fd < 0 || c.reading != stopped {
+	if c.fd < 0 || !c.stopped {
 		return
 	}
 	if c.serial != nil && !c.serial.WhenIdle() {
@@ -86,25 +128,14 @@ func (l *loop) settle(c *Conn) {
 		}
 		return
 	}
-	l.closeConn(c, nil)
-}
-
-// setReason records err as the close reason unless one is recorded.
-func (c *Conn) setReason(err error) {
-	if err == nil {
-		return
-	}
-	c.mu.Lock()
-	if c.reason == nil {
-		c.reason = err
-	}
-	c.mu.Unlock()
+	l.closeConn(c, kindNone, nil)
 }
 
 // closeConn closes c's socket now, dropping unwritten output, and reports
-// the close exactly once. reason overrides nothing already recorded. On
-// the loop.
-func (l *loop) closeConn(c *Conn, reason error) {
+// the close exactly once: to the write callbacks still due, to the stats,
+// and to OnClose. kind and reason apply unless a reason is recorded
+// already. On the loop.
+func (l *loop) closeConn(c *Conn, kind closeKind, reason error) {
 	if c.fd < 0 {
 		return
 	}
@@ -113,12 +144,14 @@ func (l *loop) closeConn(c *Conn, reason error) {
 	c.fd = -1
 	c.closed = true
 	c.closing.Store(true)
-	if c.reason == nil {
-		c.reason = reason
+	c.setReasonLocked(kind, reason)
+	if c.kind == kindNone {
+		c.setReasonLocked(kindError, nil)
 	}
-	reason = c.reason
+	kind, reason = c.kind, c.reason
 	notes := c.notes
 	c.notes = nil
+	l.stats.queued.Add(-int64(c.out.Len()))
 	c.out.Reset()
 	c.mu.Unlock()
 
@@ -127,11 +160,15 @@ func (l *loop) closeConn(c *Conn, reason error) {
 	unix.Close(fd)
 	l.conns[fd] = nil
 	l.nconns--
-	l.load.Add(-1)
+	l.stats.open.Add(-1)
+	l.stats.closed[kind].Add(1)
+	c.stopped = true
 	if c.in != nil {
 		l.keepTail(c, nil, 0)
 	}
-	c.reading = stopped
+	l.idles.Remove(&c.idle)
+	l.readDLs.Remove(&c.readDL)
+	l.writeDLs.Remove(&c.writeDL)
 	noteErr := reason
 	if noteErr == nil {
 		noteErr = ErrConnClosed

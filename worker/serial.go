@@ -75,6 +75,14 @@ func (s *Serial[T]) Len() int {
 	return s.n
 }
 
+// Idle reports whether the Serial is empty and not running. Any goroutine
+// may call it.
+func (s *Serial[T]) Idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n == 0 && !s.running
+}
+
 // WhenIdle reports whether the Serial is idle (empty and not running). If
 // it is not, notify will be called once it becomes idle. Any goroutine may
 // call it.

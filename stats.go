@@ -1,0 +1,106 @@
+package simpleserver
+
+import "sync/atomic"
+
+// Stats is a snapshot of a server's counters since Start. Counters are
+// kept per event loop and summed here, so keeping them costs the hot path
+// one uncontended atomic add each; a snapshot taken while connections come
+// and go is consistent per counter, not across counters.
+type Stats struct {
+	// Open is the number of connections open now.
+	Open int64
+	// Accepted counts every connection accept(2) returned, including
+	// those closed at once by a limit.
+	Accepted uint64
+	// Closed counts closed connections by reason.
+	Closed ClosedStats
+	// BytesIn and BytesOut count bytes read from and written to sockets.
+	BytesIn, BytesOut uint64
+	// MessagesIn counts messages handed to the Handler (as cut by the
+	// Codec); MessagesOut counts calls to Write, Writev and WriteNotify
+	// that were accepted.
+	MessagesIn, MessagesOut uint64
+	// BytesQueued is the output queued in the server, not yet taken by
+	// the kernel, summed over all connections.
+	BytesQueued int64
+}
+
+// ClosedStats counts closed connections by reason.
+type ClosedStats struct {
+	Peer         uint64 // the peer closed (EOF) or sent a close request
+	Handler      uint64 // Conn.Close
+	Idle         uint64 // ErrIdleTimeout
+	ReadTimeout  uint64 // ErrReadTimeout
+	WriteTimeout uint64 // ErrWriteTimeout
+	SlowConsumer uint64 // ErrSlowConsumer
+	Protocol     uint64 // *ProtocolError
+	Panic        uint64 // ErrHandlerPanic
+	Shutdown     uint64 // ErrServerClosed
+	Limit        uint64 // over MaxConns, or shed while out of descriptors
+	Error        uint64 // an I/O error, such as a reset
+}
+
+// closeKind classifies why a connection closed; see ClosedStats.
+type closeKind uint8
+
+const (
+	kindNone closeKind = iota
+	kindPeer
+	kindHandler
+	kindIdle
+	kindReadTimeout
+	kindWriteTimeout
+	kindSlowConsumer
+	kindProtocol
+	kindPanic
+	kindShutdown
+	kindLimit
+	kindError
+	numKinds
+)
+
+// counters are one loop's share of Stats. The loop writes most of them;
+// MessagesOut and BytesQueued are also written by any goroutine that
+// writes to one of the loop's connections.
+type counters struct {
+	accepted    atomic.Uint64
+	bytesIn     atomic.Uint64
+	bytesOut    atomic.Uint64
+	messagesIn  atomic.Uint64
+	messagesOut atomic.Uint64
+	queued      atomic.Int64
+	open        atomic.Int64
+	closed      [numKinds]atomic.Uint64
+}
+
+// Stats returns the server's counters summed over its loops. Any goroutine
+// may call it, at any time.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	loops := s.loops
+	s.mu.Unlock()
+	var st Stats
+	for _, l := range loops {
+		c := &l.stats
+		st.Open += c.open.Load()
+		st.Accepted += c.accepted.Load()
+		st.BytesIn += c.bytesIn.Load()
+		st.BytesOut += c.bytesOut.Load()
+		st.MessagesIn += c.messagesIn.Load()
+		st.MessagesOut += c.messagesOut.Load()
+		st.BytesQueued += c.queued.Load()
+		k := &c.closed
+		st.Closed.Peer += k[kindPeer].Load()
+		st.Closed.Handler += k[kindHandler].Load()
+		st.Closed.Idle += k[kindIdle].Load()
+		st.Closed.ReadTimeout += k[kindReadTimeout].Load()
+		st.Closed.WriteTimeout += k[kindWriteTimeout].Load()
+		st.Closed.SlowConsumer += k[kindSlowConsumer].Load()
+		st.Closed.Protocol += k[kindProtocol].Load()
+		st.Closed.Panic += k[kindPanic].Load()
+		st.Closed.Shutdown += k[kindShutdown].Load()
+		st.Closed.Limit += k[kindLimit].Load()
+		st.Closed.Error += k[kindError].Load()
+	}
+	return st
+}
