@@ -37,6 +37,7 @@ type Conn struct {
 	fd         int    // -1 once closed: the number may already be reused
 	in         []byte // the start of a frame not complete yet
 	stopped    bool   // never read again: EOF, close request, closing
+	peerShut   bool   // epoll saw EPOLLRDHUP: an EOF follows the data
 	pause      uint8  // pauseWorker | pauseOutput
 	inDirty    bool
 	inReady    bool

@@ -125,7 +125,9 @@ func (l *loop) accept(ln *listener) (more bool) {
 	for range acceptBudget {
 		fd, sa, err := sock.Accept(ln.fd)
 		if err != nil {
-			switch err {
+			var errno unix.Errno
+			errors.As(err, &errno)
+			switch errno {
 			case unix.EAGAIN:
 				return false
 			case unix.EPROTO, unix.EPERM:

@@ -162,6 +162,9 @@ func (l *loop) handle(fd int, ev uint32) {
 	if ev&(poll.Out|poll.Hup) != 0 && c.outBlocked {
 		l.flush(c)
 	}
+	if ev&(poll.RDHup|poll.Hup) != 0 {
+		c.peerShut = true
+	}
 	if c.fd >= 0 && ev&(poll.In|poll.RDHup|poll.Hup) != 0 {
 		l.read(c)
 	}

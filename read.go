@@ -14,7 +14,9 @@ import (
 //
 // A read shorter than the buffer means the socket was drained at that
 // moment. With edge-triggered epoll that is enough: any byte arriving
-// later raises a new edge, so no extra read is spent to see EAGAIN.
+// later raises a new edge, so no extra read is spent to see EAGAIN. The
+// exception is a FIN that arrived with the data: its edge is spent, so
+// when epoll reported EPOLLRDHUP the loop reads on until the EOF.
 func (l *loop) read(c *Conn) {
 	for i := 0; c.canRead(); i++ {
 		if i == readBudget {
@@ -31,7 +33,7 @@ func (l *loop) read(c *Conn) {
 				// overshoot is one read's worth of replies.
 				l.flush(c)
 			}
-			if n < len(l.buf) {
+			if n < len(l.buf) && !c.peerShut {
 				break
 			}
 			continue

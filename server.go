@@ -163,9 +163,10 @@ type Server struct {
 	connOpts sock.ConnOptions
 	// Effective limits, resolved from the fields at Start.
 	highWater, lowWater, maxPending int
-	addrs    []net.Addr
-	done     chan struct{} // closed when every loop has exited
-	rr       uint64        // round-robin cursor; only the accepting loop uses it
+	addrs                           []net.Addr
+	done                            chan struct{} // closed when every loop has exited
+	drained                         chan struct{} // closed after done, once the workers have exited too
+	rr                              uint64        // round-robin cursor; only the accepting loop uses it
 }
 
 // ListenAndServe listens on s.Addr and serves until Shutdown or Close, then
@@ -209,6 +210,7 @@ func (s *Server) Start(ln net.Listener) error {
 	}
 	s.started = true
 	s.done = make(chan struct{})
+	s.drained = make(chan struct{})
 	n := s.Loops
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -216,6 +218,7 @@ func (s *Server) Start(ln net.Listener) error {
 	lns, err := s.listen(ln, n)
 	if err != nil {
 		close(s.done)
+		close(s.drained)
 		return err
 	}
 	if s.Workers > 0 {
@@ -233,7 +236,9 @@ func (s *Server) Start(ln net.Listener) error {
 			if s.pool != nil {
 				s.pool.Close()
 			}
+			s.loops = nil
 			close(s.done)
+			close(s.drained)
 			return err
 		}
 		s.loops = append(s.loops, l)
@@ -260,10 +265,11 @@ func (s *Server) Start(ln net.Listener) error {
 	}
 	go func() {
 		wg.Wait()
+		close(s.done)
 		if s.pool != nil {
 			s.pool.Close()
 		}
-		close(s.done)
+		close(s.drained)
 	}()
 	return nil
 }
@@ -338,8 +344,9 @@ func (s *Server) Addrs() []net.Addr {
 // closes each connection as soon as it has nothing left in flight (idle
 // ones at once), and returns nil when all are closed and every goroutine
 // of the server has exited. If ctx ends first, Shutdown closes what
-// remains as Close does and returns an error that wraps ctx's and says how
-// many connections were cut off. Any goroutine may call it.
+// remains as Close does (so handlers still running are not waited for)
+// and returns an error that wraps ctx's and says how many connections were
+// cut off. Any goroutine may call it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	running, first := s.stop()
 	if !running {
@@ -351,7 +358,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	select {
-	case <-s.done:
+	case <-s.drained:
 		return nil
 	case <-ctx.Done():
 		cut := s.closeLoops()
@@ -362,9 +369,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops the server at once: listeners and connections are closed
 // without flushing (OnClose gets ErrServerClosed), and Close returns when
-// the event loops and workers have exited. A handler still running on a
-// worker finishes first; its writes fail with ErrConnClosed. Any goroutine
-// may call it.
+// the event loops have exited. Handlers still running on workers are not
+// waited for (one may never return); their writes fail with ErrConnClosed,
+// and the workers exit when they return. Any goroutine may call it.
 func (s *Server) Close() error {
 	if running, _ := s.stop(); !running {
 		return nil

@@ -145,8 +145,9 @@ func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 }
 
 // Stop prevents the timer's function from running. It reports whether it
-// did so: false means the function already ran, or the timer was stopped
-// before. Any goroutine may call it.
+// did so: false means the timer already expired (its function ran, or was
+// skipped because the connection had closed) or was stopped before. Any
+// goroutine may call it.
 func (t *Timer) Stop() bool {
 	if !t.state.CompareAndSwap(timerPending, timerStopped) {
 		return false

@@ -41,12 +41,13 @@ func NewPool(n int) *Pool {
 	return p
 }
 
-// submit appends r to the FIFO. Any goroutine may call it. After Close the
-// runner is dropped: the owner of the Pool closes it only once nothing can
-// submit any more.
-func (p *Pool) submit(r runner) {
+// submit appends r to the FIFO. Any goroutine may call it. After Close a
+// new runner is dropped (the owner of the Pool closes it only once nothing
+// can submit any more), but a runner a worker re-queues (requeue) is kept:
+// it is work queued before Close, which Close promises to finish.
+func (p *Pool) submit(r runner, requeue bool) {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed && !requeue {
 		p.mu.Unlock()
 		return
 	}
@@ -80,7 +81,7 @@ func (p *Pool) work() {
 		p.n--
 		p.mu.Unlock()
 		if r.run() {
-			p.submit(r)
+			p.submit(r, true)
 		}
 	}
 }

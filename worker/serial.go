@@ -62,7 +62,7 @@ func (s *Serial[T]) Push(v T) (full bool) {
 	s.running = true
 	s.mu.Unlock()
 	if schedule {
-		s.pool.submit(s)
+		s.pool.submit(s, false)
 	}
 	return full
 }

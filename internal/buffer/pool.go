@@ -8,6 +8,7 @@ package buffer
 import (
 	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // Size classes are powers of two from 512 B to 64 KiB. Larger requests are
@@ -39,8 +40,8 @@ func Get(n int) []byte {
 	if c < 0 {
 		return make([]byte, 0, n)
 	}
-	if p, _ := pools[c].Get().(*[]byte); p != nil {
-		return (*p)[:0]
+	if p, _ := pools[c].Get().(*byte); p != nil {
+		return unsafe.Slice(p, 1<<(c+minShift))[:0]
 	}
 	return make([]byte, 0, 1<<(c+minShift))
 }
@@ -53,6 +54,7 @@ func Put(b []byte) {
 	if c < 0 || cap(b) != 1<<(c+minShift) {
 		return
 	}
-	b = b[:0]
-	pools[c].Put(&b)
+	// Pool the pointer to the data, not a slice header: storing &b
+	// would move a fresh header to the heap on every Put.
+	pools[c].Put(unsafe.SliceData(b))
 }

@@ -49,43 +49,51 @@ func (q *Queue) Append(p []byte) {
 	}
 }
 
-// WriteTo writes as much as the socket takes with a single write or
-// writev, using iov as scratch space (len(iov) >= MaxIovecs avoids an
-// allocation per call). It returns the bytes written; err is unix.EAGAIN
-// when the socket buffer is full with bytes still queued.
+// WriteTo writes as much as the socket takes, with one writev per
+// MaxIovecs chunks, or as many as iov (the caller's scratch space) holds;
+// with fewer than two, each chunk takes a write of its own. It returns the
+// bytes written; err is unix.EAGAIN when the socket buffer is full with
+// bytes still queued, and only then.
 func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
-	if q.n == 0 {
-		return 0, nil
-	}
-	var n int
-	var err error
-	if len(q.chunks)-q.first == 1 {
-		n, err = unix.Write(fd, q.chunks[q.first][q.head:])
-	} else {
-		k := 0
-		for i, c := range q.chunks[q.first:] {
-			if k == len(iov) || k == MaxIovecs {
-				break
+	total := 0
+	for q.n > 0 {
+		var n, offered int
+		var err error
+		if len(q.chunks)-q.first == 1 || len(iov) < 2 {
+			b := q.chunks[q.first][q.head:]
+			offered = len(b)
+			n, err = unix.Write(fd, b)
+		} else {
+			k := 0
+			for i, c := range q.chunks[q.first:] {
+				if k == len(iov) || k == MaxIovecs {
+					break
+				}
+				if i == 0 {
+					c = c[q.head:]
+				}
+				iov[k].Base = &c[0]
+				iov[k].SetLen(len(c))
+				offered += len(c)
+				k++
 			}
-			if i == 0 {
-				c = c[q.head:]
-			}
-			iov[k].Base = &c[0]
-			iov[k].SetLen(len(c))
-			k++
+			n, err = writev(fd, iov[:k])
+			clear(iov[:k]) // do not keep chunks reachable from the scratch space
 		}
-		n, err = writev(fd, iov[:k])
-		clear(iov[:k]) // do not keep chunks reachable from the scratch space
+		if n > 0 {
+			q.consume(n)
+			total += n
+		}
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			return total, err
+		case n < offered:
+			// A short write means the socket buffer is full.
+			return total, unix.EAGAIN
+		}
 	}
-	if n < 0 {
-		n = 0
-	}
-	q.consume(n)
-	if err == nil && q.n > 0 {
-		// A short write means the socket buffer is full.
-		err = unix.EAGAIN
-	}
-	return n, err
+	return total, nil
 }
 
 // consume drops n written bytes from the front, releasing drained chunks.
@@ -106,8 +114,16 @@ func (q *Queue) consume(n int) {
 		q.first++
 		q.head = 0
 	}
-	if q.first == len(q.chunks) {
+	switch {
+	case q.first == len(q.chunks):
 		q.chunks = q.chunks[:0]
+		q.first = 0
+	case q.first >= 32 && 2*q.first >= len(q.chunks):
+		// A queue that never quite drains would otherwise grow a dead
+		// prefix forever.
+		k := copy(q.chunks, q.chunks[q.first:])
+		clear(q.chunks[k:])
+		q.chunks = q.chunks[:k]
 		q.first = 0
 	}
 }
