@@ -51,6 +51,13 @@ func run(args []string, ready chan<- net.Addr) int {
 		rcvbuf      = fs.Int("rcvbuf", 0, "SO_RCVBUF of accepted sockets in bytes (0: kernel autotuning)")
 		sndbuf      = fs.Int("sndbuf", 0, "SO_SNDBUF of accepted sockets in bytes (0: kernel autotuning)")
 		maxFrame    = fs.Int("max-frame", hello.DefaultMaxFrame, "largest hello request payload in bytes; larger closes the connection")
+		idle        = fs.Duration("idle-timeout", 60*time.Second, "close connections silent for this long (0: never)")
+		readTO      = fs.Duration("read-timeout", 30*time.Second, "close connections that leave a request incomplete for this long (0: never)")
+		writeTO     = fs.Duration("write-timeout", 30*time.Second, "close connections whose replies make no progress for this long (0: never)")
+		highWater   = fs.Int("high-water", simpleserver.DefaultWriteHighWater, "stop reading a connection with this many reply bytes stuck (-1: never)")
+		lowWater    = fs.Int("low-water", simpleserver.DefaultWriteLowWater, "resume reading it once they drain to this many")
+		maxPending  = fs.Int("max-pending", simpleserver.DefaultMaxPendingBytes, "close a connection whose stuck replies would exceed this many bytes (-1: no cap)")
+		maxConns    = fs.Int("max-conns", 0, "close new connections at once above this many open (0: no limit)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
 	)
@@ -74,16 +81,23 @@ func run(args []string, ready chan<- net.Addr) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	srv := &simpleserver.Server{
-		Addr:           *addr,
-		Loops:          *loops,
-		Workers:        *workers,
-		WorkerQueue:    *workerQueue,
-		ReusePort:      *reusePort,
-		Backlog:        *backlog,
-		DisableNoDelay: !*noDelay,
-		ReadBuffer:     *rcvbuf,
-		WriteBuffer:    *sndbuf,
-		Logger:         log,
+		Addr:            *addr,
+		Loops:           *loops,
+		Workers:         *workers,
+		WorkerQueue:     *workerQueue,
+		ReusePort:       *reusePort,
+		Backlog:         *backlog,
+		DisableNoDelay:  !*noDelay,
+		ReadBuffer:      *rcvbuf,
+		WriteBuffer:     *sndbuf,
+		IdleTimeout:     *idle,
+		ReadTimeout:     *readTO,
+		WriteTimeout:    *writeTO,
+		WriteHighWater:  *highWater,
+		WriteLowWater:   *lowWater,
+		MaxPendingBytes: *maxPending,
+		MaxConns:        *maxConns,
+		Logger:          log,
 	}
 	if path, ok := strings.CutPrefix(*addr, "unix:"); ok {
 		srv.Network, srv.Addr = "unix", path
@@ -137,7 +151,9 @@ func run(args []string, ready chan<- net.Addr) int {
 		"loops", effectiveLoops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
 		"reuseport", *reusePort, "defer_accept", *deferAccept, "nodelay", *noDelay,
 		"keepalive", *keepAlive, "backlog", sock.Backlog(*backlog),
-		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf, "max_frame", *maxFrame)
+		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf, "max_frame", *maxFrame,
+		"idle_timeout", *idle, "read_timeout", *readTO, "write_timeout", *writeTO,
+		"high_water", *highWater, "low_water", *lowWater, "max_pending", *maxPending, "max_conns", *maxConns)
 	if ready != nil {
 		ready <- bound
 	}
