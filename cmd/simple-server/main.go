@@ -58,6 +58,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		lowWater    = fs.Int("low-water", simpleserver.DefaultWriteLowWater, "resume reading it once they drain to this many")
 		maxPending  = fs.Int("max-pending", simpleserver.DefaultMaxPendingBytes, "close a connection whose stuck replies would exceed this many bytes (-1: no cap)")
 		maxConns    = fs.Int("max-conns", 0, "close new connections at once above this many open (0: no limit)")
+		statsEvery  = fs.Duration("stats-interval", 0, "log the server's counters and goroutine count this often (0: never)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
 	)
@@ -161,7 +162,20 @@ func run(args []string, ready chan<- net.Addr) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	s := <-sig
+	var tick <-chan time.Time
+	if *statsEvery > 0 {
+		t := time.NewTicker(*statsEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	var s os.Signal
+	for s == nil {
+		select {
+		case s = <-sig:
+		case <-tick:
+			logStats(log, srv.Stats())
+		}
+	}
 	log.Info("shutting down", "signal", s.String(), "timeout", *grace)
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
@@ -173,4 +187,18 @@ func run(args []string, ready chan<- net.Addr) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// logStats writes one line with the server's counters, for soak tests and
+// operators; it runs on a timer, never per request.
+func logStats(log *slog.Logger, st simpleserver.Stats) {
+	c := st.Closed
+	log.Info("stats",
+		"open", st.Open, "accepted", st.Accepted, "goroutines", runtime.NumGoroutine(),
+		"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "msgs_in", st.MessagesIn, "msgs_out", st.MessagesOut,
+		"queued", st.BytesQueued,
+		"closed_peer", c.Peer, "closed_handler", c.Handler, "closed_idle", c.Idle,
+		"closed_read_timeout", c.ReadTimeout, "closed_write_timeout", c.WriteTimeout,
+		"closed_slow", c.SlowConsumer, "closed_protocol", c.Protocol, "closed_panic", c.Panic,
+		"closed_shutdown", c.Shutdown, "closed_limit", c.Limit, "closed_error", c.Error)
 }
