@@ -102,6 +102,9 @@ func (ln *listener) close() {
 		return
 	}
 	ln.closed = true
+	if ln.loop != nil {
+		ln.loop.srv.listening.Add(-1)
+	}
 	if ln.timer != nil {
 		ln.loop.timers.Remove(ln.timer)
 	}

@@ -36,7 +36,6 @@ type loop struct {
 	buf       []byte
 	iov       []unix.Iovec
 	conns     []*Conn // indexed by fd
-	nconns    int
 	listeners []*listener
 	reserve   int     // a spare descriptor, given up to shed on EMFILE; -1 if none
 	dirty     []*Conn // connections to flush at the end of this turn
@@ -54,7 +53,7 @@ type loop struct {
 	stats counters // read by Server.Stats from any goroutine
 
 	taskMu  sync.Mutex // guards tasks, flushes and exited
-	exited  bool       // the poller is closed: nothing may wake it
+	exited  bool       // the poller is closed: nothing may wake it (written under taskMu)
 	tasks   []func()
 	flushes []*Conn
 	spareT  []func()
@@ -131,7 +130,10 @@ func (l *loop) run() {
 		l.runReady()
 		l.expire()
 		l.flushDirty()
-		if l.stopping && l.nconns == 0 && len(l.listeners) == 0 {
+		if l.stopping && l.stats.open.Load() == 0 && l.srv.listening.Load() == 0 {
+			// stats.open counts connections handed to this loop but not
+			// registered yet, and no listener is left to hand over more:
+			// nothing can arrive after this.
 			return
 		}
 	}
@@ -229,6 +231,10 @@ func (l *loop) flushDirty() {
 // register adopts an accepted socket, already counted in stats.open by the
 // acceptor. On the loop.
 func (l *loop) register(fd int, sa unix.Sockaddr) {
+	if l.exited {
+		l.reject(fd, kindShutdown)
+		return
+	}
 	c := newConn(l, fd, sa)
 	if err := l.poller.Add(fd, connEvents); err != nil {
 		l.srv.logger().Error("register connection", "err", err)
@@ -241,7 +247,6 @@ func (l *loop) register(fd int, sa unix.Sockaddr) {
 		l.conns = append(l.conns, make([]*Conn, max(fd+1-len(l.conns), len(l.conns), 64))...)
 	}
 	l.conns[fd] = c
-	l.nconns++
 	l.touch(c)
 	if l.srv.OnOpen != nil {
 		l.srv.OnOpen(c)
@@ -305,6 +310,15 @@ func (l *loop) closeAll() int {
 func (l *loop) closeListeners() {
 	for _, ln := range l.listeners {
 		ln.close()
+	}
+	if len(l.listeners) > 0 && l.srv.listening.Load() == 0 {
+		// The last listener is gone: wake the other loops, which may
+		// be waiting only for that to exit.
+		for _, other := range l.srv.loops {
+			if other != l {
+				other.post(func() {})
+			}
+		}
 	}
 	l.listeners = nil
 	if l.reserve >= 0 {

@@ -164,6 +164,7 @@ type Server struct {
 	// Effective limits, resolved from the fields at Start.
 	highWater, lowWater, maxPending int
 	addrs                           []net.Addr
+	listening                       atomic.Int32  // listeners not closed yet
 	done                            chan struct{} // closed when every loop has exited
 	drained                         chan struct{} // closed after done, once the workers have exited too
 	rr                              uint64        // round-robin cursor; only the accepting loop uses it
@@ -248,6 +249,7 @@ func (s *Server) Start(ln net.Listener) error {
 	for i, ln := range lns {
 		l := s.loops[i%n]
 		ln.loop = l
+		s.listening.Add(1)
 		l.listeners = append(l.listeners, ln)
 		l.openReserve()
 		if err := l.poller.Add(ln.fd, listenEvents); err != nil {

@@ -159,7 +159,6 @@ func (l *loop) closeConn(c *Conn, kind closeKind, reason error) {
 	// removes it from the epoll set, one syscall fewer per connection.
 	unix.Close(fd)
 	l.conns[fd] = nil
-	l.nconns--
 	l.stats.open.Add(-1)
 	l.stats.closed[kind].Add(1)
 	c.stopped = true
