@@ -38,6 +38,7 @@ type Conn struct {
 	in         []byte // the start of a frame not complete yet
 	stopped    bool   // never read again: EOF, close request, closing
 	peerShut   bool   // epoll saw EPOLLRDHUP: an EOF follows the data
+	sawEOF     bool   // read returned EOF: nothing unread is left
 	pause      uint8  // pauseWorker | pauseOutput
 	inDirty    bool
 	inReady    bool

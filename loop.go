@@ -50,6 +50,9 @@ type loop struct {
 	writeDLs timer.List[*Conn]
 	timers   timer.Heap
 
+	lingering map[int]*lingerer // closed connections' sockets, by fd
+	lingers   timer.List[*lingerer]
+
 	stats counters // read by Server.Stats from any goroutine
 
 	taskMu  sync.Mutex // guards tasks, flushes and exited
@@ -130,7 +133,7 @@ func (l *loop) run() {
 		l.runReady()
 		l.expire()
 		l.flushDirty()
-		if l.stopping && l.stats.open.Load() == 0 && l.srv.listening.Load() == 0 {
+		if l.stopping && l.stats.open.Load() == 0 && l.srv.listening.Load() == 0 && len(l.lingering) == 0 {
 			// stats.open counts connections handed to this loop but not
 			// registered yet, and no listener is left to hand over more:
 			// nothing can arrive after this.
@@ -147,6 +150,9 @@ func (l *loop) handle(fd int, ev uint32) {
 		}
 	}
 	if fd >= len(l.conns) || l.conns[fd] == nil {
+		if lg := l.lingering[fd]; lg != nil {
+			l.discard(lg)
+		}
 		return
 	}
 	c := l.conns[fd]
@@ -304,6 +310,7 @@ func (l *loop) closeAll() int {
 			l.closeConn(c, kindShutdown, ErrServerClosed)
 		}
 	}
+	l.closeLingering()
 	return cut
 }
 

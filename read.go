@@ -41,7 +41,7 @@ func (l *loop) read(c *Conn) {
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
 			c.setReason(kindPeer, nil)
-			c.stopped = true
+			c.stopped, c.sawEOF = true, true
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
@@ -81,7 +81,7 @@ func (l *loop) drainOnce(c *Conn) {
 		}
 		if err == nil {
 			c.setReason(kindPeer, nil)
-			c.stopped = true
+			c.stopped, c.sawEOF = true, true
 		}
 		return
 	}

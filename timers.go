@@ -63,6 +63,9 @@ func (l *loop) waitMsec() int {
 	if e := l.timers.Min(); e != nil {
 		consider(e.At)
 	}
+	if n := l.lingers.Front(); n != nil {
+		consider(n.At)
+	}
 	if !ok {
 		return -1
 	}
@@ -97,6 +100,7 @@ func (l *loop) expire() {
 	for e := l.timers.PopDue(now); e != nil; e = l.timers.PopDue(now) {
 		e.Fn()
 	}
+	l.expireLingers(now)
 }
 
 // busy reports whether c has a message queued for or running on a worker,
