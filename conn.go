@@ -62,12 +62,16 @@ type Conn struct {
 	out     buffer.Queue
 	queued  uint64 // bytes ever appended to out
 	written uint64 // bytes ever written to the socket
-	notes   []writeNote
-	closed  bool      // no more writes accepted
-	kind    closeKind // why it closes; the first reason wins
-	reason  error     // the error OnClose gets
-	local   net.Addr
-	value   any
+	// Stats are settled at each flush, not at each write: one atomic add
+	// per flush instead of several per message.
+	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
+	settledQueued int    // this connection's share of stats.queued
+	notes         []writeNote
+	closed        bool      // no more writes accepted
+	kind          closeKind // why it closes; the first reason wins
+	reason        error     // the error OnClose gets
+	local         net.Addr
+	value         any
 }
 
 func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
@@ -117,7 +121,6 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	for _, b := range bufs {
 		n += len(b)
 	}
-	stats := &c.loop.stats
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -129,7 +132,6 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		c.closed = true
 		c.closing.Store(true)
 		c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
-		stats.queued.Add(-int64(c.out.Len()))
 		c.out.Reset()
 		c.mu.Unlock()
 		c.loop.post(c.abortTask)
@@ -142,14 +144,14 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	if done != nil {
 		c.notes = append(c.notes, writeNote{end: c.queued, fn: done})
 	}
-	// Counted under mu, so the flush that subtracts it comes later.
-	stats.queued.Add(int64(n))
+	c.unsettledMsgs++
 	c.mu.Unlock()
-	stats.messagesOut.Add(1)
-	// The append is ordered before this CAS. If the CAS fails, the flag
-	// was set and the loop has not yet cleared it, and it clears it
-	// before taking mu to flush, so the flush sees the append.
-	if c.flushQueued.CompareAndSwap(false, true) {
+	// The append is ordered before this load. If it sees the flag set,
+	// the loop has not cleared it yet, and it clears it before taking mu
+	// to flush, so that flush sees the append. The plain load first
+	// spares handlers on the loop (where the flag is always set) a
+	// locked instruction per write.
+	if !c.flushQueued.Load() && c.flushQueued.CompareAndSwap(false, true) {
 		c.loop.requestFlush(c)
 	}
 	return n, nil

@@ -103,7 +103,9 @@ func (l *loop) onData(c *Conn, data []byte) {
 	if s.pool == nil {
 		// The handler runs here and will likely write: this turn's
 		// flush covers it, so its writes need not request one.
-		c.flushQueued.Store(true)
+		if !c.flushQueued.Load() {
+			c.flushQueued.Store(true)
+		}
 		l.markDirty(c)
 	}
 	off, msgs := 0, uint64(0)

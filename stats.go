@@ -18,10 +18,12 @@ type Stats struct {
 	BytesIn, BytesOut uint64
 	// MessagesIn counts messages handed to the Handler (as cut by the
 	// Codec); MessagesOut counts calls to Write, Writev and WriteNotify
-	// that were accepted.
+	// that were accepted, as of each connection's last flush.
 	MessagesIn, MessagesOut uint64
 	// BytesQueued is the output queued in the server, not yet taken by
-	// the kernel, summed over all connections.
+	// the kernel, summed over all connections as of each one's last
+	// flush attempt (the loop settles counters once per flush, not per
+	// write).
 	BytesQueued int64
 }
 
@@ -59,9 +61,7 @@ const (
 	numKinds
 )
 
-// counters are one loop's share of Stats. The loop writes most of them;
-// MessagesOut and BytesQueued are also written by any goroutine that
-// writes to one of the loop's connections.
+// counters are one loop's share of Stats, written by the loop only.
 type counters struct {
 	accepted    atomic.Uint64
 	bytesIn     atomic.Uint64

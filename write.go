@@ -16,6 +16,7 @@ func (l *loop) flush(c *Conn) {
 	c.flushQueued.Store(false)
 	c.mu.Lock()
 	if c.out.Len() == 0 {
+		l.settleStats(c)
 		c.mu.Unlock()
 		l.unblocked(c)
 		return
@@ -32,7 +33,7 @@ func (l *loop) flush(c *Conn) {
 		c.notes = c.notes[:copy(c.notes, c.notes[k:])]
 	}
 	pending := c.out.Len()
-	l.stats.queued.Add(-int64(n))
+	l.settleStats(c)
 	c.mu.Unlock()
 	l.stats.bytesOut.Add(uint64(n))
 
@@ -55,6 +56,19 @@ func (l *loop) flush(c *Conn) {
 		l.watermarks(c, pending)
 	default:
 		l.closeConn(c, kindError, err)
+	}
+}
+
+// settleStats brings the loop's counters up to date with c's writes.
+// Called with c.mu held, on the loop.
+func (l *loop) settleStats(c *Conn) {
+	if c.unsettledMsgs > 0 {
+		l.stats.messagesOut.Add(c.unsettledMsgs)
+		c.unsettledMsgs = 0
+	}
+	if d := c.out.Len() - c.settledQueued; d != 0 {
+		l.stats.queued.Add(int64(d))
+		c.settledQueued += d
 	}
 }
 
@@ -175,8 +189,8 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error) int {
 	kind, reason = c.kind, c.reason
 	notes := c.notes
 	c.notes = nil
-	l.stats.queued.Add(-int64(c.out.Len()))
 	c.out.Reset()
+	l.settleStats(c)
 	c.mu.Unlock()
 
 	l.conns[fd] = nil

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -59,6 +60,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		maxPending  = fs.Int("max-pending", simpleserver.DefaultMaxPendingBytes, "close a connection whose stuck replies would exceed this many bytes (-1: no cap)")
 		maxConns    = fs.Int("max-conns", 0, "close new connections at once above this many open (0: no limit)")
 		statsEvery  = fs.Duration("stats-interval", 0, "log the server's counters and goroutine count this often (0: never)")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
 	)
@@ -138,6 +140,17 @@ func run(args []string, ready chan<- net.Addr) int {
 		return usage("-backlog must be positive")
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usage("-cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usage("-cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := srv.Start(nil); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
