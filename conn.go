@@ -29,8 +29,8 @@ type writeNote struct {
 // handed to Handler, OnOpen and OnClose; it stays valid (its methods
 // return ErrConnClosed) after the connection closes.
 type Conn struct {
-	loop   *loop
-	remote net.Addr
+	loop *loop
+	sa   unix.Sockaddr // the peer, as accept returned it
 
 	// Owned by the loop goroutine. fd is written only with mu held (so
 	// LocalAddr may read it under mu); the loop reads it freely.
@@ -47,8 +47,6 @@ type Conn struct {
 	readDL     timer.Node[*Conn] // armed while a frame is incomplete
 	writeDL    timer.Node[*Conn] // armed while output is blocked
 	serial     *worker.Serial[[]byte]
-	closeTask  func()
-	abortTask  func()
 	notifyTask func()
 
 	// flushQueued is true while the connection is known to be flushed
@@ -70,15 +68,16 @@ type Conn struct {
 	closed        bool      // no more writes accepted
 	kind          closeKind // why it closes; the first reason wins
 	reason        error     // the error OnClose gets
-	local         net.Addr
+	remote        net.Addr  // made from sa when first asked for
 	value         any
 }
 
 func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
-	c := &Conn{loop: l, fd: fd, remote: sock.ToAddr(sa)}
+	// Nothing here is allocated that an idle connection does not need:
+	// the peer's net.Addr is made on demand, and the rare tasks (close,
+	// abort) are built when posted.
+	c := &Conn{loop: l, fd: fd, sa: sa}
 	c.idle.Value, c.readDL.Value, c.writeDL.Value = c, c, c
-	c.closeTask = func() { l.stopReading(c, kindHandler, nil) }
-	c.abortTask = func() { l.closeConn(c, kindNone, nil) }
 	if l.srv.pool != nil {
 		c.notifyTask = func() { l.workerNotified(c) }
 		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerLimit(), c.serveOffloaded, func() { l.post(c.notifyTask) })
@@ -134,7 +133,7 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
 		c.out.Reset()
 		c.mu.Unlock()
-		c.loop.post(c.abortTask)
+		c.loop.post(func() { c.loop.closeConn(c, kindNone, nil) })
 		return 0, ErrSlowConsumer
 	}
 	for _, b := range bufs {
@@ -170,25 +169,34 @@ func (c *Conn) Close() error {
 	c.closing.Store(true)
 	c.setReasonLocked(kindHandler, nil)
 	c.mu.Unlock()
-	c.loop.post(c.closeTask)
+	c.loop.post(func() { c.loop.stopReading(c, kindHandler, nil) })
 	return nil
 }
 
 // RemoteAddr returns the peer's address. Any goroutine may call it.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.remote == nil {
+		c.remote = sock.ToAddr(c.sa)
+	}
+	return c.remote
+}
 
 // LocalAddr returns the local address of the connection (useful when the
-// server listens on a wildcard address), or nil if it closed before the
-// address was first asked for. Any goroutine may call it.
+// server listens on a wildcard address), or nil once it is closed. It asks
+// the kernel each time rather than keep a copy in every connection. Any
+// goroutine may call it.
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// The loop sets fd to -1 under mu before it closes the socket, so a
 	// non-negative fd here is still ours for as long as we hold mu.
-	if c.local == nil && c.fd >= 0 {
-		c.local, _ = sock.LocalAddr(c.fd)
+	if c.fd < 0 {
+		return nil
 	}
-	return c.local
+	addr, _ := sock.LocalAddr(c.fd)
+	return addr
 }
 
 // SetValue attaches a user value to the connection. Any goroutine may call

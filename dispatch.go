@@ -14,7 +14,7 @@ func (c *Conn) serve(msg []byte) {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("%w: %v", ErrHandlerPanic, r)
 			c.loop.srv.logger().Error("handler panicked; closing its connection",
-				"remote", c.remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				"remote", c.RemoteAddr().String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.setReason(kindPanic, err)
 			c.Close()
 		}

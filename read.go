@@ -123,7 +123,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 					c.setReason(kindPeer, nil)
 				} else {
 					perr := &ProtocolError{Err: err}
-					s.logger().Warn("closing connection", "remote", c.remote.String(), "err", perr)
+					s.logger().Warn("closing connection", "remote", c.RemoteAddr().String(), "err", perr)
 					c.setReason(kindProtocol, perr)
 				}
 				c.stopped = true
