@@ -166,38 +166,25 @@ func TestWriteNotifyReportsUndeliveredWrites(t *testing.T) {
 func TestPanickingHandlerClosesOnlyItsConnection(t *testing.T) {
 	for _, workers := range []int{0, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			reasons := make(chan error, 2)
-			addr := start(t, helloServer(func(s *simpleserver.Server) {
+			srv, closes := recordingServer(func(s *simpleserver.Server) {
 				s.Workers = workers
-				s.Logger = discardLogger()
 				s.Handler = simpleserver.HandlerFunc(func(c *simpleserver.Conn, msg []byte) {
 					if string(msg) == "panic" {
 						panic("handler bug")
 					}
 					hello.Serve(c, msg)
 				})
-				s.OnClose = func(_ *simpleserver.Conn, err error) { reasons <- err }
-			}))
+			})
+			addr := start(t, srv)
 			good, bad := dial(t, addr), dial(t, addr)
 			if _, err := bad.Write(append(frame("fine"), frame("panic")...)); err != nil {
 				t.Fatal(err)
 			}
 			expectReply(t, bad, "fine")
 			expectEOF(t, bad)
-			select {
-			case err := <-reasons:
-				if !errors.Is(err, simpleserver.ErrHandlerPanic) {
-					t.Fatalf("close reason = %v, want ErrHandlerPanic", err)
-				}
-			case <-deadline():
-				t.Fatal("OnClose not called")
-			}
+			closes.nextIs(t, simpleserver.ErrHandlerPanic)
 			for i := range 10 {
-				p := fmt.Sprint("still here ", i)
-				if _, err := good.Write(frame(p)); err != nil {
-					t.Fatal(err)
-				}
-				expectReply(t, good, p)
+				expectRoundTrip(t, good, fmt.Sprint("still here ", i))
 			}
 		})
 	}

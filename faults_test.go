@@ -21,14 +21,11 @@ package simpleserver_test
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +33,6 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
-	"github.com/simple-server/simpleserver"
 	"github.com/simple-server/simpleserver/protocol/hello"
 )
 
@@ -189,19 +185,6 @@ func fltClient(addr string, id, size int) (o fltOutcome) {
 	return o
 }
 
-// fltCause names how a connection died, for the counts.
-func fltCause(err error) string {
-	switch {
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "closed"
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return "hung"
-	}
-	return "other"
-}
-
 // TestFaultToxics runs 50 pipelining connections through each toxic,
 // then checks that no goroutine of the proxy or the server is left.
 func TestFaultToxics(t *testing.T) {
@@ -215,11 +198,7 @@ func TestFaultToxics(t *testing.T) {
 }
 
 func testFaultToxic(t *testing.T, tx fltToxic) {
-	closes := newHstCloses(true)
-	srv := helloServer(func(s *simpleserver.Server) {
-		s.Logger = discardLogger()
-		s.OnClose = closes.onClose
-	})
+	srv, closes := recordingServer(nil)
 	proxy := fltProxy(t, start(t, srv), tx.toxics)
 
 	began := time.Now()
@@ -241,7 +220,7 @@ func testFaultToxic(t *testing.T, tx fltToxic) {
 			t.Errorf("connection %d: %v", id, o.wrong)
 		case o.died != nil:
 			died++
-			causes[fltCause(o.died)]++
+			causes[endCause(o.died)]++
 			if o.replies == 0 {
 				firstRoundOnDead++
 			}

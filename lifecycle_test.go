@@ -14,24 +14,6 @@ import (
 	"github.com/simple-server/simpleserver/protocol/hello"
 )
 
-// closeReasons returns an OnClose that reports every close reason.
-func closeReasons() (func(*simpleserver.Conn, error), <-chan error) {
-	ch := make(chan error, 64)
-	return func(_ *simpleserver.Conn, err error) { ch <- err }, ch
-}
-
-func waitReason(t *testing.T, ch <-chan error, want error) {
-	t.Helper()
-	select {
-	case err := <-ch:
-		if !errors.Is(err, want) {
-			t.Fatalf("close reason = %v, want %v", err, want)
-		}
-	case <-deadline():
-		t.Fatalf("no close (want %v)", want)
-	}
-}
-
 // Timeouts are checked against real time: the loop sleeps in epoll_wait
 // until the nearest deadline, so a fake clock could not wake it. The
 // bounds are therefore loose on the late side (a loaded CI machine may run
@@ -41,18 +23,22 @@ const (
 	lateSlack        = 3 * time.Second
 )
 
+// expectTimedOut checks that the server closes c, what, with nothing more
+// to say about timeoutUnderTest after began.
+func expectTimedOut(t *testing.T, what string, c net.Conn, began time.Time) {
+	t.Helper()
+	expectEOF(t, c)
+	elapsed := time.Since(began)
+	if elapsed < timeoutUnderTest-20*time.Millisecond || elapsed > timeoutUnderTest+lateSlack {
+		t.Fatalf("%s closed after %v, want about %v", what, elapsed, timeoutUnderTest)
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
-	onClose, reasons := closeReasons()
-	srv := helloServer(func(s *simpleserver.Server) {
-		s.IdleTimeout = timeoutUnderTest
-		s.OnClose = onClose
-	})
+	srv, closes := recordingServer(func(s *simpleserver.Server) { s.IdleTimeout = timeoutUnderTest })
 	addr := start(t, srv)
 	idle, busy := dial(t, addr), dial(t, addr)
-	if _, err := idle.Write(frame("then silence")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, idle, "then silence")
+	expectRoundTrip(t, idle, "then silence")
 	began := time.Now()
 
 	// The busy connection talks every 50 ms for three timeouts' worth:
@@ -68,19 +54,14 @@ func TestIdleTimeout(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	expectEOF(t, idle)
-	elapsed := time.Since(began)
-	if elapsed < timeoutUnderTest-20*time.Millisecond || elapsed > timeoutUnderTest+lateSlack {
-		t.Fatalf("idle connection closed after %v, want about %v", elapsed, timeoutUnderTest)
-	}
-	waitReason(t, reasons, simpleserver.ErrIdleTimeout)
+	expectTimedOut(t, "idle connection", idle, began)
+	closes.nextIs(t, simpleserver.ErrIdleTimeout)
 	// Only the idle one went.
 	for srv.Stats().MessagesIn < 19 {
-		select {
-		case err := <-reasons:
-			t.Fatalf("busy connection closed: %v", err)
-		case <-time.After(10 * time.Millisecond):
+		if closes.count() > 1 {
+			t.Fatalf("busy connection closed: %v", closes.next(t))
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if st := srv.Stats(); st.Closed.Idle != 1 || st.Open != 1 {
 		t.Fatalf("stats: %+v", st)
@@ -99,18 +80,11 @@ func TestIdleTimeoutSparesBusyHandlers(t *testing.T) {
 		})
 	})
 	c := dial(t, start(t, srv))
-	if _, err := c.Write(frame("slow")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, c, "slow")
+	expectRoundTrip(t, c, "slow")
 }
 
 func TestReadTimeoutClosesSlowloris(t *testing.T) {
-	onClose, reasons := closeReasons()
-	srv := helloServer(func(s *simpleserver.Server) {
-		s.ReadTimeout = timeoutUnderTest
-		s.OnClose = onClose
-	})
+	srv, closes := recordingServer(func(s *simpleserver.Server) { s.ReadTimeout = timeoutUnderTest })
 	addr := start(t, srv)
 	slow, steady := dial(t, addr), dial(t, addr)
 	// A whole frame, then half of the next: the timeout starts with the
@@ -123,35 +97,26 @@ func TestReadTimeoutClosesSlowloris(t *testing.T) {
 	began := time.Now()
 	// A connection that sends nothing is not reading anything slowly: the
 	// read timeout does not apply to it (that is IdleTimeout's job).
-	expectEOF(t, slow)
-	elapsed := time.Since(began)
-	if elapsed < timeoutUnderTest-20*time.Millisecond || elapsed > timeoutUnderTest+lateSlack {
-		t.Fatalf("slowloris closed after %v, want about %v", elapsed, timeoutUnderTest)
-	}
-	waitReason(t, reasons, simpleserver.ErrReadTimeout)
-	if _, err := steady.Write(frame("unaffected")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, steady, "unaffected")
+	expectTimedOut(t, "slowloris", slow, began)
+	closes.nextIs(t, simpleserver.ErrReadTimeout)
+	expectRoundTrip(t, steady, "unaffected")
 	if st := srv.Stats(); st.Closed.ReadTimeout != 1 || st.Open != 1 {
 		t.Fatalf("stats: %+v", st)
 	}
 }
 
 func TestWriteTimeoutClosesStuckOutput(t *testing.T) {
-	onClose, reasons := closeReasons()
 	big := bytes.Repeat([]byte("w"), 12<<20) // far more than loopback buffers hold
-	srv := helloServer(func(s *simpleserver.Server) {
+	srv, closes := recordingServer(func(s *simpleserver.Server) {
 		s.WriteTimeout = timeoutUnderTest
 		s.WriteHighWater = -1
-		s.OnClose = onClose
 		s.Handler = simpleserver.HandlerFunc(func(c *simpleserver.Conn, _ []byte) { c.Write(big) })
 	})
 	c := dial(t, start(t, srv))
 	if _, err := c.Write(frame("send me a lot, I won't read it")); err != nil {
 		t.Fatal(err)
 	}
-	waitReason(t, reasons, simpleserver.ErrWriteTimeout)
+	closes.nextIs(t, simpleserver.ErrWriteTimeout)
 	st := srv.Stats()
 	if st.Closed.WriteTimeout != 1 || st.Open != 0 || st.BytesQueued != 0 {
 		t.Fatalf("stats: %+v", st)
@@ -162,12 +127,10 @@ func TestWriteTimeoutClosesStuckOutput(t *testing.T) {
 }
 
 func TestSlowConsumerCap(t *testing.T) {
-	onClose, reasons := closeReasons()
 	writeErr := make(chan error, 1)
-	srv := helloServer(func(s *simpleserver.Server) {
+	srv, closes := recordingServer(func(s *simpleserver.Server) {
 		s.MaxPendingBytes = 1 << 20
 		s.WriteHighWater, s.WriteLowWater = 256<<10, 64<<10
-		s.OnClose = onClose
 		s.Handler = simpleserver.HandlerFunc(func(c *simpleserver.Conn, _ []byte) {
 			chunk := make([]byte, 64<<10)
 			for range 32 { // 2 MiB, all queued before the loop flushes
@@ -186,7 +149,7 @@ func TestSlowConsumerCap(t *testing.T) {
 	if err := <-writeErr; !errors.Is(err, simpleserver.ErrSlowConsumer) {
 		t.Fatalf("write past the cap = %v, want ErrSlowConsumer", err)
 	}
-	waitReason(t, reasons, simpleserver.ErrSlowConsumer)
+	closes.nextIs(t, simpleserver.ErrSlowConsumer)
 	if st := srv.Stats(); st.Closed.SlowConsumer != 1 || st.BytesQueued != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -234,10 +197,7 @@ func TestBackpressureHoldsAndResumes(t *testing.T) {
 	}
 	// Others are served meanwhile.
 	other := dial(t, addr)
-	if _, err := other.Write(frame("me too")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, other, "me too")
+	expectRoundTrip(t, other, "me too")
 	if st := srv.Stats(); st.BytesQueued > cap {
 		t.Fatalf("queued %d bytes, over the cap %d", st.BytesQueued, cap)
 	}
@@ -276,11 +236,7 @@ func TestMaxConns(t *testing.T) {
 	var held []net.Conn
 	for i := range 5 {
 		c := dial(t, addr)
-		p := fmt.Sprint("conn ", i)
-		if _, err := c.Write(frame(p)); err != nil {
-			t.Fatal(err)
-		}
-		expectReply(t, c, p)
+		expectRoundTrip(t, c, fmt.Sprint("conn ", i))
 		held = append(held, c)
 	}
 	extra := dial(t, addr)

@@ -2,35 +2,12 @@ package simpleserver_test
 
 import (
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/simple-server/simpleserver"
 	"github.com/simple-server/simpleserver/protocol/hello"
 )
-
-// runClients runs conns pipelining clients of n requests each at once and
-// fails the test on the first error.
-func runClients(t *testing.T, addr string, conns, n int) {
-	t.Helper()
-	errs := make(chan error, conns)
-	var wg sync.WaitGroup
-	for id := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- pipelineClient(addr, id, n)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func TestThousandConnsPipelinedOnLoops(t *testing.T) {
 	addr := start(t, helloServer(nil))

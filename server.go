@@ -76,7 +76,9 @@ type Server struct {
 	// registered, before any of its messages is handled.
 	OnOpen func(c *Conn)
 	// OnClose, if set, is called on the connection's loop exactly once,
-	// after its socket is closed. err is nil for an orderly close (the
+	// after its socket is closed (for an orderly close of a peer that has
+	// not ended its side: after the last reply went out and the socket
+	// began its lingering close). err is nil for an orderly close (the
 	// peer's EOF or close request, or Conn.Close), otherwise the reason:
 	// ErrServerClosed, a *ProtocolError, ErrHandlerPanic, or an I/O error.
 	OnClose func(c *Conn, err error)

@@ -122,10 +122,8 @@ func TestHelloOneMiBFrame(t *testing.T) {
 }
 
 func TestHelloZeroLengthCloses(t *testing.T) {
-	closed := make(chan error, 1)
-	addr := start(t, helloServer(func(s *simpleserver.Server) {
-		s.OnClose = func(_ *simpleserver.Conn, err error) { closed <- err }
-	}))
+	closes := newCloseLog()
+	addr := start(t, helloServer(func(s *simpleserver.Server) { s.OnClose = closes.onClose }))
 	c := dial(t, addr)
 	req := append(frame("bye"), le32(0)...)
 	req = append(req, frame("never answered")...)
@@ -134,29 +132,15 @@ func TestHelloZeroLengthCloses(t *testing.T) {
 	}
 	expectReply(t, c, "bye")
 	expectEOF(t, c)
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatalf("OnClose err = %v, want nil for a requested close", err)
-		}
-	case <-deadline():
-		t.Fatal("OnClose not called")
-	}
+	closes.nextIs(t, nil) // a requested close is orderly
 }
 
 func TestOversizedFrameClosesOnlyThatConnection(t *testing.T) {
-	reasons := make(chan error, 2)
-	addr := start(t, helloServer(func(s *simpleserver.Server) {
-		s.Codec = hello.Codec(1000)
-		s.Logger = discardLogger()
-		s.OnClose = func(_ *simpleserver.Conn, err error) { reasons <- err }
-	}))
+	srv, closes := recordingServer(func(s *simpleserver.Server) { s.Codec = hello.Codec(1000) })
+	addr := start(t, srv)
 	good := dial(t, addr)
 	bad := dial(t, addr)
-	if _, err := good.Write(frame("before")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, good, "before")
+	expectRoundTrip(t, good, "before")
 	// A valid frame, then a header declaring 1001 bytes: the first is
 	// answered, then the connection closes without the server waiting
 	// for (or buffering) the oversized payload.
@@ -165,21 +149,13 @@ func TestOversizedFrameClosesOnlyThatConnection(t *testing.T) {
 	}
 	expectReply(t, bad, "ok")
 	expectEOF(t, bad)
-	select {
-	case err := <-reasons:
-		var perr *simpleserver.ProtocolError
-		if !errors.As(err, &perr) || !errors.Is(err, codec.ErrFrameTooLarge) {
-			t.Fatalf("close reason = %v, want a ProtocolError wrapping ErrFrameTooLarge", err)
-		}
-	case <-deadline():
-		t.Fatal("OnClose not called")
+	var perr *simpleserver.ProtocolError
+	if err := closes.next(t); !errors.As(err, &perr) || !errors.Is(err, codec.ErrFrameTooLarge) {
+		t.Fatalf("close reason = %v, want a ProtocolError wrapping ErrFrameTooLarge", err)
 	}
-	if _, err := good.Write(frame("after")); err != nil {
-		t.Fatal(err)
-	}
-	expectReply(t, good, "after")
-	if len(reasons) != 0 {
-		t.Fatalf("another connection closed: %v", <-reasons)
+	expectRoundTrip(t, good, "after")
+	if closes.count() != 1 {
+		t.Fatalf("another connection closed: %v", closes.next(t))
 	}
 }
 
@@ -195,8 +171,107 @@ func TestServeUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write(frame("over unix")); err != nil {
+	expectRoundTrip(t, c, "over unix")
+}
+
+func TestServeReturnsErrServerClosed(t *testing.T) {
+	srv := helloServer(nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	expectReply(t, c, "over unix")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	expectRoundTrip(t, c, "up")
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if !errors.Is(err, simpleserver.ErrServerClosed) {
+			t.Fatalf("Serve = %v", err)
+		}
+	case <-deadline():
+		t.Fatal("Serve did not return")
+	}
+	expectEOF(t, c)
+	if err := srv.Start(nil); err == nil {
+		t.Fatal("a stopped server started again")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		srv  *simpleserver.Server
+		want string
+	}{
+		{&simpleserver.Server{}, "Handler is nil"},
+		{&simpleserver.Server{Handler: hello.Handler, Codec: hello.Codec(-1)}, "invalid Codec: codec: LengthPrefixed.MaxFrame is -1"},
+		{&simpleserver.Server{Handler: hello.Handler, Loops: -1}, "Loops = -1"},
+		{&simpleserver.Server{Handler: hello.Handler, Balance: 7}, "unknown Balance 7"},
+		{&simpleserver.Server{Handler: hello.Handler, Network: "udp", Addr: "127.0.0.1:0"}, "unknown network udp"},
+		{&simpleserver.Server{Handler: hello.Handler, Addr: "127.0.0.1:99999"}, "invalid port"},
+		{&simpleserver.Server{Handler: hello.Handler, Network: "unix", Addr: "/tmp/x.sock", ReusePort: true}, "ReusePort needs a TCP network"},
+	} {
+		err := tc.srv.Start(nil)
+		if err == nil {
+			tc.srv.Close()
+			t.Errorf("Start succeeded, want an error with %q", tc.want)
+		} else if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start = %q, want it to contain %q", err, tc.want)
+		}
+	}
+}
+
+// Every way of spreading connections over loops serves them correctly:
+// round robin, least-connections, and one SO_REUSEPORT listener per loop.
+func TestBalancing(t *testing.T) {
+	for name, tweak := range map[string]func(*simpleserver.Server){
+		"roundrobin": func(s *simpleserver.Server) {},
+		"leastconns": func(s *simpleserver.Server) { s.Balance = simpleserver.LeastConns },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := helloServer(tweak)
+			srv.Loops = 4
+			addr := start(t, srv)
+			runClients(t, addr, 40, 10)
+		})
+	}
+	t.Run("reuseport", func(t *testing.T) {
+		srv := helloServer(func(s *simpleserver.Server) {
+			s.Loops, s.ReusePort, s.Addr, s.DeferAccept = 3, true, "127.0.0.1:0", -1
+		})
+		if err := srv.Start(nil); err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		addrs := srv.Addrs()
+		if len(addrs) != 3 || addrs[0].String() != addrs[2].String() {
+			t.Fatalf("Addrs = %v, want 3 listeners on one port", addrs)
+		}
+		runClients(t, addrs[0].String(), 40, 10)
+	})
+}
+
+// Stats counts exactly what a known workload did.
+func TestStatsCountExactly(t *testing.T) {
+	const conns, per = 10, 30
+	closes := newCloseLog()
+	srv := helloServer(func(s *simpleserver.Server) { s.OnClose = closes.onClose })
+	addr := start(t, srv)
+	runClients(t, addr, conns, per)
+	for range conns {
+		closes.nextIs(t, nil)
+	}
+	var payload uint64
+	for id := range conns {
+		for i := range per {
+			payload += uint64(len(requestPayload(id, i)))
+		}
+	}
+	want := servedStats(conns, conns*per, payload, simpleserver.ClosedStats{Peer: conns})
+	if got := srv.Stats(); got != want {
+		t.Fatalf("Stats = %+v\nwant    %+v", got, want)
+	}
 }

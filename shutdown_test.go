@@ -1,11 +1,9 @@
 package simpleserver_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -33,45 +31,19 @@ func TestShutdownAnswersEveryAcceptedRequest(t *testing.T) {
 	})
 	addr := start(t, srv)
 	sent := make(chan struct{}, conns)
-	errs := make(chan error, conns)
+	errs := make([]error, conns)
 	var wg sync.WaitGroup
 	for id := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- func() error {
-				c, err := net.DialTimeout("tcp", addr, testDeadline)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(testDeadline))
-				var req []byte
-				for i := range perConn {
-					req = hello.AppendRequest(req, fmt.Appendf(nil, "%d/%d", id, i))
-				}
-				_, err = c.Write(req)
-				sent <- struct{}{}
-				if err != nil {
-					return err
-				}
-				br := bufio.NewReader(c)
-				for i := range perConn {
-					want := hello.Prefix + fmt.Sprintf("%d/%d", id, i)
-					got := make([]byte, len(want))
-					if _, err := io.ReadFull(br, got); err != nil {
-						return fmt.Errorf("conn %d: reply %d: %w", id, i, err)
-					}
-					if string(got) != want {
-						return fmt.Errorf("conn %d: reply %q, want %q", id, got, want)
-					}
-				}
-				if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-					return fmt.Errorf("conn %d: after the replies: %d, %v; want EOF", id, n, err)
-				}
-				return nil
-			}()
-		}()
+		wg.Go(func() {
+			c, err := send(addr, testDeadline, pipelined(id, perConn))
+			sent <- struct{}{}
+			if err != nil {
+				errs[id] = err
+				return
+			}
+			defer c.Close()
+			errs[id] = readRepliesThenEOF(c, id, perConn)
+		})
 	}
 	for range conns {
 		<-sent
@@ -84,8 +56,7 @@ func TestShutdownAnswersEveryAcceptedRequest(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		if err != nil {
 			t.Error(err)
 		}
@@ -124,85 +95,54 @@ func TestShutdownDeadlineClosesTheRest(t *testing.T) {
 	expectEOF(t, c)
 }
 
-func TestServeReturnsErrServerClosed(t *testing.T) {
-	srv := helloServer(nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// Shutdown closes idle connections at once, waits for busy ones, and,
+// when its context ends first, reports how many it cut off.
+func TestShutdownClosesIdleFirstAndReportsCutOff(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	srv := helloServer(func(s *simpleserver.Server) {
+		s.Workers = 2
+		s.Handler = simpleserver.HandlerFunc(func(c *simpleserver.Conn, msg []byte) {
+			if string(msg) == "slow" {
+				started <- struct{}{}
+				<-release
+			}
+			hello.Serve(c, msg)
+		})
+	})
+	addr := start(t, srv)
+	busy := dial(t, addr)
+	if _, err := busy.Write(frame("slow")); err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	c := dial(t, ln.Addr().String())
-	if _, err := c.Write(frame("up")); err != nil {
-		t.Fatal(err)
+	<-started
+	var idle []net.Conn
+	for i := range 10 {
+		c := dial(t, addr)
+		expectRoundTrip(t, c, fmt.Sprint("idle ", i))
+		idle = append(idle, c)
 	}
-	expectReply(t, c, "up")
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	for _, c := range idle {
+		expectEOF(t, c) // closed while the busy one is still working
 	}
 	select {
-	case err := <-served:
-		if !errors.Is(err, simpleserver.ErrServerClosed) {
-			t.Fatalf("Serve = %v", err)
-		}
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v with a handler still running", err)
+	default:
+	}
+	cancel()
+	var err error
+	select {
+	case err = <-done:
 	case <-deadline():
-		t.Fatal("Serve did not return")
+		t.Fatal("Shutdown did not return after its context ended")
 	}
-	expectEOF(t, c)
-	if err := srv.Start(nil); err == nil {
-		t.Fatal("a stopped server started again")
+	close(release)
+	if err == nil || !strings.Contains(err.Error(), "cut off 1 connections") || !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Fatalf("Shutdown = %v, want it to report 1 connection cut off", err)
 	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		srv  *simpleserver.Server
-		want string
-	}{
-		{&simpleserver.Server{}, "Handler is nil"},
-		{&simpleserver.Server{Handler: hello.Handler, Codec: hello.Codec(-1)}, "invalid Codec: codec: LengthPrefixed.MaxFrame is -1"},
-		{&simpleserver.Server{Handler: hello.Handler, Loops: -1}, "Loops = -1"},
-		{&simpleserver.Server{Handler: hello.Handler, Balance: 7}, "unknown Balance 7"},
-		{&simpleserver.Server{Handler: hello.Handler, Network: "udp", Addr: "127.0.0.1:0"}, "unknown network udp"},
-		{&simpleserver.Server{Handler: hello.Handler, Addr: "127.0.0.1:99999"}, "invalid port"},
-		{&simpleserver.Server{Handler: hello.Handler, Network: "unix", Addr: "/tmp/x.sock", ReusePort: true}, "ReusePort needs a TCP network"},
-	} {
-		err := tc.srv.Start(nil)
-		if err == nil {
-			tc.srv.Close()
-			t.Errorf("Start succeeded, want an error with %q", tc.want)
-		} else if !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Start = %q, want it to contain %q", err, tc.want)
-		}
-	}
-}
-
-// Every way of spreading connections over loops serves them correctly:
-// round robin, least-connections, and one SO_REUSEPORT listener per loop.
-func TestBalancing(t *testing.T) {
-	for name, tweak := range map[string]func(*simpleserver.Server){
-		"roundrobin": func(s *simpleserver.Server) {},
-		"leastconns": func(s *simpleserver.Server) { s.Balance = simpleserver.LeastConns },
-	} {
-		t.Run(name, func(t *testing.T) {
-			srv := helloServer(tweak)
-			srv.Loops = 4
-			addr := start(t, srv)
-			runClients(t, addr, 40, 10)
-		})
-	}
-	t.Run("reuseport", func(t *testing.T) {
-		srv := helloServer(func(s *simpleserver.Server) {
-			s.Loops, s.ReusePort, s.Addr, s.DeferAccept = 3, true, "127.0.0.1:0", -1
-		})
-		if err := srv.Start(nil); err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Close()
-		addrs := srv.Addrs()
-		if len(addrs) != 3 || addrs[0].String() != addrs[2].String() {
-			t.Fatalf("Addrs = %v, want 3 listeners on one port", addrs)
-		}
-		runClients(t, addrs[0].String(), 40, 10)
-	})
+	expectEOF(t, busy)
 }

@@ -148,34 +148,23 @@ func (l *loop) settle(c *Conn) {
 // closeConn closes c's socket now, dropping unwritten output: an abort,
 // which the peer may see as a reset. On the loop.
 func (l *loop) closeConn(c *Conn, kind closeKind, reason error) {
-	if fd := l.detach(c, kind, reason); fd >= 0 {
-		unix.Close(fd)
-	}
+	l.detach(c, kind, reason, false)
 }
 
 // finish closes c, whose output is all written, in an orderly way: if the
 // peer has not ended its side, the socket lingers (see linger.go) so the
 // replies already in the kernel reach it. On the loop.
 func (l *loop) finish(c *Conn) {
-	sawEOF := c.sawEOF
-	if fd := l.detach(c, kindNone, nil); fd >= 0 {
-		if sawEOF {
-			// Nothing unread can be left: close sends a plain FIN.
-			unix.Close(fd)
-		} else {
-			l.linger(fd)
-		}
-	}
+	l.detach(c, kindNone, nil, !c.sawEOF)
 }
 
-// detach ends c as a connection and reports the close exactly once: to the
-// write callbacks still due, to the stats, and to OnClose. kind and reason
-// apply unless a reason is recorded already. It returns the socket, which
-// the caller closes or lets linger, or -1 if c was closed before. On the
-// loop.
-func (l *loop) detach(c *Conn, kind closeKind, reason error) int {
+// detach ends c: it closes the socket (or starts its lingering close) and
+// reports the close exactly once, afterwards: to the write callbacks still
+// due, to the stats, and to OnClose. kind and reason apply unless a reason
+// is recorded already. On the loop.
+func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	if c.fd < 0 {
-		return -1
+		return
 	}
 	c.mu.Lock()
 	fd := c.fd
@@ -194,6 +183,13 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error) int {
 	c.mu.Unlock()
 
 	l.conns[fd] = nil
+	if linger {
+		l.linger(fd)
+	} else {
+		// No EPOLL_CTL_DEL: the socket was never duplicated, so closing
+		// it removes it from the epoll set, one syscall fewer.
+		unix.Close(fd)
+	}
 	l.stats.open.Add(-1)
 	l.stats.closed[kind].Add(1)
 	c.stopped = true
@@ -213,5 +209,4 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error) int {
 	if l.srv.OnClose != nil {
 		l.srv.OnClose(c, reason)
 	}
-	return fd
 }
