@@ -195,6 +195,7 @@ func TestBackpressureHoldsAndResumes(t *testing.T) {
 	if st.BytesQueued < high || st.BytesQueued > cap {
 		t.Fatalf("queued %d bytes for the stalled client, want between %d and %d", st.BytesQueued, high, cap)
 	}
+	t.Logf("stalled: %d bytes queued (high water %d, cap %d), %d of %d requests read", st.BytesQueued, high, cap, st.MessagesIn, requests)
 	// Others are served meanwhile.
 	other := dial(t, addr)
 	expectRoundTrip(t, other, "me too")
