@@ -32,11 +32,17 @@ import (
 //     requests in flight and a pool of -pipeline send slots. The reader is
 //     always reading, so any window size is safe. Used for deep pipelines
 //     and large messages, where the hand-off is amortised over many bytes.
+//
+// With -rate there is a third: the run's scheduler writes each request
+// when it falls due, and a reader per connection reads the replies and
+// sends what the window held back (see runRate). -hold uses the window
+// loop for its single request.
 
 // inflight is a request that has been written and whose reply is owed.
 type inflight struct {
-	idx  int32 // which payload (index into wire.frames and wire.replies)
-	sent int64 // run-clock nanoseconds when its bytes were handed to Write
+	idx   int32 // which payload (index into wire.frames and wire.replies)
+	sent  int64 // run-clock nanoseconds when its bytes were handed to Write
+	start int64 // latency is measured from here: sent, or with -rate the request's due time
 }
 
 // windowMax is the largest window, in bytes each way and in requests, that
@@ -60,7 +66,16 @@ type conn struct {
 	nc    net.Conn
 	br    *bufio.Reader
 	hist  *histogram
-	quota int64 // requests this connection sends; < 0 means until stopped
+	lag   *histogram // -rate: how late requests were sent after their due time
+	quota int64      // requests this connection sends; < 0 means until stopped
+	held  bool       // -hold: got its reply and stayed open
+
+	// -rate: writes and this state are under wmu, shared by the scheduler
+	// and the connection's reader.
+	wmu      sync.Mutex
+	released uint64 // requests of this connection due so far
+	inflight int    // sent and not answered yet
+	dead     bool   // failed: send nothing more
 
 	// Writer side (the writer goroutine's alone in split mode).
 	next     int // payload index of the next request
@@ -110,9 +125,14 @@ func (c *conn) failed() bool {
 // run drives the connection to the end of the run and closes it.
 func (c *conn) run() {
 	defer c.nc.Close()
-	if c.queue != nil {
+	switch {
+	case c.r.cfg.Hold:
+		c.runHold()
+	case c.r.cfg.Rate > 0:
+		c.runRate()
+	case c.queue != nil:
 		c.runSplit()
-	} else {
+	default:
 		c.runWindow()
 	}
 	if c.r.cfg.Close && !c.failed() {
@@ -219,6 +239,100 @@ func (c *conn) runSplit() {
 	<-writerDone
 }
 
+// The -rate loop. The run's scheduler goroutine releases each request as
+// it falls due (schedule, in run.go) and writes it at once if the
+// connection's window has room; otherwise it stays released but unsent (a
+// backlog), and the connection's reader sends it as soon as a reply frees
+// a slot, together with any others waiting. Either way a request keeps its
+// due time, so the time it waited counts in its latency. Writes and the
+// counters below are under wmu; the reader only reads.
+
+// release notes that one more request of c is due, and sends what the
+// window allows. Called by the scheduler.
+func (c *conn) release() {
+	c.wmu.Lock()
+	c.released++
+	c.pump()
+	c.wmu.Unlock()
+}
+
+// pump sends every released, unsent request the window and the quota
+// allow, in one batch. With wmu held.
+func (c *conn) pump() {
+	if c.dead {
+		return
+	}
+	k := c.sendable(c.r.cfg.Pipeline - c.inflight)
+	k = int(min(uint64(k), c.released-c.sent))
+	if k <= 0 {
+		return
+	}
+	if err := c.send(k); err != nil {
+		c.dead = true
+		c.fail(classify("write", err), err)
+		c.nc.Close() // the reader's Read returns
+		return
+	}
+	c.inflight += k
+}
+
+// runRate is a -rate connection's reader: it reads the replies in order
+// and refills the window from the backlog after each, until the run has
+// stopped (or the quota is sent) and nothing is in flight.
+func (c *conn) runRate() {
+	for {
+		c.wmu.Lock()
+		done := c.dead || c.inflight == 0 && (c.r.stopped.Load() || c.quota >= 0 && int64(c.sent) >= c.quota)
+		c.wmu.Unlock()
+		if done {
+			return
+		}
+		var rec inflight
+		select {
+		case rec = <-c.queue:
+		case <-c.r.stopCh:
+			continue // look again: something may still be in flight
+		}
+		if err := c.recv(rec); err != nil {
+			c.wmu.Lock()
+			c.dead = true
+			c.wmu.Unlock()
+			c.fail(classify("read", err), err)
+			return
+		}
+		c.wmu.Lock()
+		c.inflight--
+		c.pump()
+		c.wmu.Unlock()
+	}
+}
+
+// runHold sends one request, reads its reply and keeps the connection
+// open until the run ends.
+func (c *conn) runHold() {
+	r := c.r
+	err := c.send(1)
+	if err != nil {
+		c.fail(classify("write", err), err)
+	} else if err = c.recv(c.ring[c.head]); err != nil {
+		c.fail(classify("read", err), err)
+	} else {
+		c.n = 0
+		c.held = true
+		r.held.Add(1)
+	}
+	if r.holding.Add(-1) == 0 {
+		r.holdDone(int(r.held.Load()))
+	}
+	if err != nil {
+		return
+	}
+	// Silent until the end, then the usual ending (-close or not). A
+	// server that closes meanwhile is not noticed here; the -close check
+	// sees it.
+	<-r.stopCh
+}
+
 // send writes the next k requests, in as few Write calls as the write
 // buffer allows (one, unless the batch is over 64 KiB; a frame too big for
 // the buffer is written straight from the shared frame table, not copied),
@@ -271,10 +385,13 @@ func (c *conn) write(b []byte, first, n int) error {
 	if err != nil {
 		return err
 	}
-	c.sent += uint64(n)
 	count := len(c.r.w.frames)
 	for j := range n {
-		rec := inflight{idx: int32((first + j) % count), sent: t}
+		rec := inflight{idx: int32((first + j) % count), sent: t, start: t}
+		if c.lag != nil {
+			rec.start = c.r.due(c.id, c.sent+uint64(j))
+			c.lag.record(uint64(max(t-rec.start, 0)))
+		}
 		if c.queue != nil {
 			c.queue <- rec
 		} else {
@@ -282,6 +399,7 @@ func (c *conn) write(b []byte, first, n int) error {
 			c.n++
 		}
 	}
+	c.sent += uint64(n)
 	return nil
 }
 
@@ -309,7 +427,7 @@ func (c *conn) recv(rec inflight) error {
 		}
 		off += len(chunk)
 	}
-	lat := c.r.now() - rec.sent
+	lat := c.r.now() - rec.start
 	c.hist.record(uint64(max(lat, 0)))
 	c.replies++
 	c.progress.Add(1)

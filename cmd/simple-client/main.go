@@ -1,11 +1,14 @@
 // Command simple-client is a load generator and verifier for simple-server.
 //
-// It opens -c connections, keeps -pipeline requests in flight on each, and
-// checks every reply byte for byte and in order, for the seed "hello"
-// protocol (4-byte little-endian length + payload, answered by
+// It opens -c connections, keeps -pipeline requests in flight on each (or,
+// with -rate, sends requests on a fixed schedule, at most -pipeline in
+// flight), and checks every reply byte for byte and in order, for the seed
+// "hello" protocol (4-byte little-endian length + payload, answered by
 // "Hi there, you just said: " + payload) or raw "echo". It stops after -n
-// requests or -d of time, then prints throughput, latency percentiles and
-// error counts (as JSON with -json).
+// requests or -d of time, then prints throughput, latency percentiles, its
+// own CPU time and error counts (as JSON with -json). With -hold it sends
+// one request per connection and then holds them all open until -d ends,
+// to measure a server's memory per idle connection.
 //
 // Exit status: 0 if every reply matched and no connection failed, 1 if not,
 // 2 for bad flags.
@@ -59,6 +62,13 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !opts.quiet {
 		cfg.Progress = stderr
 	}
+	if cfg.Hold {
+		// Always said, -q or not: a harness waits for this line to measure
+		// the server with every connection open.
+		cfg.OnHold = func(held int) {
+			fmt.Fprintf(stderr, "simple-client: holding %d connections\n", held)
+		}
+	}
 	res, err := run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "simple-client: %v\n", err)
@@ -99,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, options, error) {
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&opts.quiet, "q", false, "no progress line")
 	fs.BoolVar(&cfg.Close, "close", false, "end each connection with the close request (hello) or a half-close (echo) and expect EOF")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests/s in total, sent on a fixed schedule; latency counts from each request's due time (0: closed loop)")
+	fs.BoolVar(&cfg.Hold, "hold", false, "send one request per connection, then hold every connection open and silent until -d ends")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: simple-client [flags]\n\nLoad generator and verifier for simple-server.\n\n")
 		fs.PrintDefaults()

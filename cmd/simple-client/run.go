@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +27,23 @@ type Config struct {
 	Timeout  time.Duration // per reply, per write, per dial
 	Payloads [][]byte      // request payloads, cycled through by each connection
 	Close    bool          // end each connection with the protocol's close and expect EOF
+
+	// Rate, if positive, makes the run open-loop: Rate requests per second
+	// in total, on a fixed schedule spread evenly over the connections
+	// (the j-th request of the run is due at j/Rate, on connection
+	// j mod Conns). Latency is measured from each request's due time, so a
+	// server that falls behind is charged for the wait (no coordinated
+	// omission). A connection that is late sends every request already due
+	// at once, as far as its Pipeline window allows; with the window full
+	// it waits for replies, and the requests it could not send keep their
+	// due times.
+	Rate float64
+	// Hold makes each connection send one request, read its reply and then
+	// stay open, silent, until Duration ends: a server's memory per idle
+	// connection. OnHold, if set, is called once every connection has its
+	// reply (or has failed), with the number held.
+	Hold   bool
+	OnHold func(held int)
 
 	// Progress, if not nil, receives a line a second while the run is long.
 	Progress io.Writer
@@ -54,6 +73,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-timeout must be positive (got %v)", c.Timeout)
 	case c.DialConcurrency < 0:
 		return fmt.Errorf("dial concurrency must not be negative (got %d)", c.DialConcurrency)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("-rate must be a positive number of requests/s, or 0 (got %v)", c.Rate)
+	case c.Hold && c.Rate > 0:
+		return errors.New("-hold and -rate do not go together")
+	case c.Hold && (c.N > 0 || c.Duration == 0):
+		return errors.New("-hold sends one request per connection and holds it for -d: give -d, not -n")
 	}
 	_, err := newWire(c.Proto, c.Payloads)
 	return err
@@ -67,6 +92,11 @@ type runner struct {
 	timeout int64     // cfg.Timeout in ns
 	slack   int64     // how far past a deadline a lazily-moved deadline may lie
 
+	interval float64      // Rate > 0: ns between two requests of the run's schedule
+	start    int64        // run-clock time the run (and the schedule) started
+	holding  atomic.Int64 // Hold: connections still to get their reply
+	held     atomic.Int64 // Hold: connections that got it
+
 	stopped  atomic.Bool     // set when the run stops sending (checked per batch)
 	stopCh   <-chan struct{} // closed at the same moment, for goroutines that wait
 	errCount atomic.Int64    // connections failed so far, for the progress line
@@ -75,6 +105,12 @@ type runner struct {
 // now reads the run clock. time.Since uses the monotonic clock, so wall
 // clock steps do not show up as latency.
 func (r *runner) now() int64 { return int64(time.Since(r.base)) }
+
+// due is the run-clock time at which connection id's k-th request is due
+// on the Rate schedule: the run's request id + k*Conns.
+func (r *runner) due(id int, k uint64) int64 {
+	return r.start + int64(float64(uint64(id)+k*uint64(r.cfg.Conns))*r.interval)
+}
 
 // at converts a run-clock time to a time.Time, for deadlines.
 func (r *runner) at(t int64) time.Time { return r.base.Add(time.Duration(t)) }
@@ -89,19 +125,40 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.DialConcurrency = 200
 	}
 	w, _ := newWire(cfg.Proto, cfg.Payloads) // validated above
+	// The -rate schedule's clock, made first so a failure leaves nothing
+	// to undo.
+	var sched *sleeper
+	if cfg.Rate > 0 {
+		var err error
+		if sched, err = newSleeper(); err != nil {
+			return Result{}, fmt.Errorf("-rate: %w", err)
+		}
+	}
 	r := &runner{cfg: cfg, w: w, base: time.Now(), timeout: int64(cfg.Timeout), slack: int64(cfg.Timeout / 16)}
 
 	// Latency goes into a few shared histograms, not one per connection:
 	// a table is 58 KiB, and a connection's samples need no table of their
 	// own. A few times GOMAXPROCS shards keep the atomic adds uncontended.
 	shards := make([]*histogram, min(cfg.Conns, 4*runtime.GOMAXPROCS(0)))
+	var lagShards []*histogram
 	for i := range shards {
 		shards[i] = newHistogram()
 	}
-	split := cfg.forceSplit || !windowFits(cfg.Pipeline, w.maxFrame, w.maxReply)
+	if cfg.Rate > 0 {
+		r.interval = 1e9 / cfg.Rate
+		lagShards = make([]*histogram, len(shards))
+		for i := range lagShards {
+			lagShards[i] = newHistogram()
+		}
+	}
+	// -rate needs a queue too: the scheduler writes, a reader reads.
+	split := cfg.forceSplit || cfg.Rate > 0 || !windowFits(cfg.Pipeline, w.maxFrame, w.maxReply)
 	conns := make([]*conn, cfg.Conns)
 	for i := range conns {
 		c := &conn{id: i, r: r, hist: shards[i%len(shards)], quota: -1}
+		if lagShards != nil {
+			c.lag = lagShards[i%len(lagShards)]
+		}
 		if cfg.N > 0 {
 			// Spread N exactly: the first N%Conns connections send one more.
 			c.quota = cfg.N / int64(cfg.Conns)
@@ -114,7 +171,7 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		c.next = i % len(w.frames)
 		c.wbuf = make([]byte, 0, min(cfg.Pipeline*w.maxFrame, 64<<10))
 		c.scratch = make([]byte, min(w.maxReply, 16<<10))
-		if split {
+		if split && !cfg.Hold {
 			c.queue = make(chan inflight, cfg.Pipeline)
 		} else {
 			c.ring = make([]inflight, cfg.Pipeline)
@@ -137,7 +194,21 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		<-runCtx.Done()
 		r.stopped.Store(true)
 	}()
+	cpu0 := cpuTimes()
 	start := r.now()
+	r.start = start
+	if cfg.Hold {
+		held := 0
+		for _, c := range conns {
+			if c.nc != nil {
+				held++
+			}
+		}
+		r.holding.Store(int64(held))
+		if held == 0 {
+			r.holdDone(0)
+		}
+	}
 
 	progressDone := make(chan struct{})
 	var progressWG sync.WaitGroup
@@ -145,6 +216,10 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		progressWG.Go(func() { r.reportProgress(conns, start, progressDone) })
 	}
 
+	var schedWG sync.WaitGroup
+	if sched != nil {
+		schedWG.Go(func() { r.schedule(conns, sched) })
+	}
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		if c.nc != nil {
@@ -152,11 +227,82 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	wg.Wait()
+	if sched != nil {
+		sched.close()
+		schedWG.Wait()
+	}
 	elapsed := time.Duration(r.now() - start)
+	cpu1 := cpuTimes()
 	close(progressDone)
 	progressWG.Wait()
 
-	return summarize(cfg, conns, shards, elapsed), nil
+	res := summarize(cfg, conns, shards, elapsed)
+	if lagShards != nil {
+		lag := newHistogram()
+		for _, h := range lagShards {
+			lag.merge(h)
+		}
+		l := latencyOf(lag)
+		res.SendLag = &l
+		res.OfferedRate = cfg.Rate
+	}
+	res.ClientCPU = CPU{
+		UserSec:  cpu1.user,
+		SysSec:   cpu1.sys,
+		TotalSec: cpu1.user + cpu1.sys,
+		RunSec:   (cpu1.user + cpu1.sys) - (cpu0.user + cpu0.sys),
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		res.ClientCPU.RunPercent = 100 * res.ClientCPU.RunSec / s
+	}
+	return res, nil
+}
+
+// schedule is the clock of a -rate run: it sleeps until the next request
+// of the run is due, then releases every request due by now to its
+// connection (request j to connection j mod Conns), which sends it if its
+// window has room. It returns when the run stops (or sl is closed).
+func (r *runner) schedule(conns []*conn, sl *sleeper) {
+	var next uint64 // the run's next request to release
+	n := uint64(len(conns))
+	for !r.stopped.Load() {
+		now := r.now()
+		for {
+			c := conns[next%n]
+			if r.due(c.id, next/n) > now {
+				break
+			}
+			if c.nc != nil {
+				c.release()
+			}
+			next++
+		}
+		c := conns[next%n]
+		if wait := r.due(c.id, next/n) - r.now(); wait > 0 {
+			if err := sl.sleep(time.Duration(wait)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// holdDone reports, once, that every connection of a Hold run has its
+// reply or has failed.
+func (r *runner) holdDone(held int) {
+	if r.cfg.OnHold != nil {
+		r.cfg.OnHold(held)
+	}
+}
+
+// cpuTimes is the process's CPU time so far, user and system, in seconds.
+func cpuTimes() (t struct{ user, sys float64 }) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return t
+	}
+	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+	t.user, t.sys = sec(ru.Utime), sec(ru.Stime)
+	return t
 }
 
 // dialAll connects every connection, at most cfg.DialConcurrency at a time,
@@ -228,6 +374,9 @@ func summarize(cfg Config, conns []*conn, shards []*histogram, elapsed time.Dura
 	for _, c := range conns {
 		if c.nc != nil {
 			res.Connected++
+		}
+		if c.held {
+			res.Held++
 		}
 		res.Sent += c.sent
 		res.Requests += c.replies

@@ -30,12 +30,15 @@ type testServer struct {
 	requests atomic.Int64 // hello requests with a payload, over all connections
 	closes   atomic.Int64 // hello zero-length close requests
 	accepted atomic.Int64
+	open     atomic.Int64 // connections accepted and not yet closed
 }
 
 type helloOpts struct {
 	corruptAt  int64 // flip a byte in this (1-based, server-wide) reply; 0: never
 	closeAfter int   // close each connection after this many replies; 0: never
 	silent     bool  // read requests, never reply
+	stallAt    int64 // before answering this (1-based, server-wide) request, sleep for stall
+	stall      time.Duration
 }
 
 func listenTCP(t *testing.T) net.Listener {
@@ -57,11 +60,13 @@ func serve(t *testing.T, ln net.Listener, h func(s *testServer, c net.Conn)) *te
 				return
 			}
 			s.accepted.Add(1)
+			s.open.Add(1)
 			c.SetDeadline(time.Now().Add(serverDeadline))
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Go(func() {
+				defer s.open.Add(-1)
 				defer c.Close()
 				h(s, c)
 			})
@@ -112,6 +117,9 @@ func serveHello(t *testing.T, ln net.Listener, opts helloOpts) *testServer {
 			k := s.requests.Add(1)
 			if opts.silent {
 				continue
+			}
+			if k == opts.stallAt {
+				time.Sleep(opts.stall)
 			}
 			reply := append([]byte("Hi there, you just said: "), payload...)
 			if k == opts.corruptAt {

@@ -71,8 +71,9 @@ func (e *Errors) add(k errKind) {
 }
 
 // Latency is the distribution of per-request latency, in microseconds, from
-// the moment a request's bytes were handed to Write to the moment the last
-// byte of its reply was read.
+// the moment a request's bytes were handed to Write (with -rate: the moment
+// the request was due on the schedule, whether or not it could be sent
+// then) to the moment the last byte of its reply was read.
 type Latency struct {
 	Min  float64 `json:"min"`
 	Mean float64 `json:"mean"`
@@ -97,6 +98,17 @@ func latencyOf(h *histogram) Latency {
 		P999: us(h.quantile(0.999)),
 		Max:  us(h.max.Load()),
 	}
+}
+
+// CPU is the client process's CPU time (getrusage RUSAGE_SELF, all
+// threads), in seconds: in total when the run ended, and spent during the
+// measured run alone (after the dials), also as a percentage of one core.
+type CPU struct {
+	UserSec    float64 `json:"user_s"`
+	SysSec     float64 `json:"sys_s"`
+	TotalSec   float64 `json:"total_s"`
+	RunSec     float64 `json:"run_s"`
+	RunPercent float64 `json:"run_pct"`
 }
 
 // Result is the outcome of a run; with -json it is printed as is.
@@ -126,6 +138,19 @@ type Result struct {
 
 	Latency Latency `json:"latency_us"`
 	Errors  Errors  `json:"errors"`
+
+	// With -rate: the schedule's rate, and how late requests were handed
+	// to Write after their due time (a full window, or the client itself
+	// falling behind).
+	OfferedRate float64  `json:"offered_rate_per_s,omitempty"`
+	SendLag     *Latency `json:"send_lag_us,omitempty"`
+
+	// With -hold: connections that got their reply and were held open.
+	Held int `json:"held,omitempty"`
+
+	// The client's own CPU time, so that a run whose client was the
+	// bottleneck can be told apart from one whose server was.
+	ClientCPU CPU `json:"client_cpu"`
 
 	// The first error and first mismatch, by connection number, to start
 	// debugging from; empty when there were none.
@@ -190,6 +215,16 @@ errors       dial %d  read %d  write %d  eof %d  timeout %d
 	if err != nil {
 		return err
 	}
+	if r.SendLag != nil {
+		g := r.SendLag
+		fmt.Fprintf(w, "schedule     offered %.0f req/s  send lag p50 %s  p99 %s  max %s\n",
+			r.OfferedRate, fmtUS(g.P50), fmtUS(g.P99), fmtUS(g.Max))
+	}
+	if r.Held > 0 {
+		fmt.Fprintf(w, "held         %d connections\n", r.Held)
+	}
+	fmt.Fprintf(w, "client cpu   user %.2fs  sys %.2fs  during run %.2fs (%.0f%% of a core)\n",
+		r.ClientCPU.UserSec, r.ClientCPU.SysSec, r.ClientCPU.RunSec, r.ClientCPU.RunPercent)
 	if r.FirstMismatch != "" {
 		fmt.Fprintf(w, "first mismatch: %s\n", r.FirstMismatch)
 	}

@@ -1,0 +1,7 @@
+// Package conformance holds a test, not code: it builds every benchmark
+// server (and the C reference, when gcc is present) and checks that each
+// speaks hello and echo exactly as simple-server does, so the benchmark
+// compares servers doing the same work.
+//
+//	cd bench && go test ./conformance
+package conformance
