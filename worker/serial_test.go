@@ -349,8 +349,10 @@ func TestSerialWhenIdle(t *testing.T) {
 				}
 				recv(t, started, "item 0 to start")
 				// Asking twice still gives one notify.
-				if s.WhenIdle() || s.WhenIdle() {
-					t.Fatalf("WhenIdle on a Serial running an item = true")
+				first := s.WhenIdle()
+				second := s.WhenIdle()
+				if first || second {
+					t.Fatalf("WhenIdle on a Serial running an item = %v, %v; want false, false", first, second)
 				}
 				close(release)
 				if got := recv(t, idleAt, "the idle notify"); got != int64(items) {
