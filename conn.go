@@ -80,7 +80,7 @@ func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
 	c.idle.Value, c.readDL.Value, c.writeDL.Value = c, c, c
 	if l.srv.pool != nil {
 		c.notifyTask = func() { l.workerNotified(c) }
-		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerLimit(), c.serveOffloaded, func() { l.post(c.notifyTask) })
+		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerQueue, c.serveOffloaded, func() { l.post(c.notifyTask) })
 	}
 	return c
 }

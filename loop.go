@@ -260,7 +260,7 @@ func (l *loop) register(fd int, sa unix.Sockaddr) {
 	if l.stopping {
 		// Accepted before the stop reached the acceptor: answer what it
 		// sent, like every other connection.
-		l.drainOnce(c)
+		l.read(c)
 		l.stopReading(c, kindShutdown, ErrServerClosed)
 	}
 	// Edge-triggered: data that arrived before the ADD (always, with
@@ -290,8 +290,8 @@ func (l *loop) shutdown() {
 			continue
 		}
 		// Requests already in the socket buffer were accepted by the
-		// kernel on our behalf: answer them too.
-		l.drainOnce(c)
+		// kernel on our behalf: answer them too (one budget's worth).
+		l.read(c)
 		if c.fd >= 0 {
 			l.stopReading(c, kindShutdown, ErrServerClosed)
 		}

@@ -64,29 +64,6 @@ func (l *loop) readAgain(c *Conn) {
 	}
 }
 
-// drainOnce reads what the socket holds right now, within the budget,
-// without rescheduling. On the loop, during shutdown.
-func (l *loop) drainOnce(c *Conn) {
-	for range readBudget {
-		if !c.canRead() {
-			return
-		}
-		n, err := unix.Read(c.fd, l.buf)
-		if n > 0 {
-			l.onData(c, l.buf[:n])
-			continue
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil {
-			c.setReason(kindPeer, nil)
-			c.stopped, c.sawEOF = true, true
-		}
-		return
-	}
-}
-
 // onData cuts data (prefixed by any partial frame kept from earlier) into
 // messages and dispatches them. It never closes c: a close decided here
 // only sets c.stopped (or c.closing), and the caller settles c once data

@@ -164,12 +164,12 @@ type Server struct {
 	pool     *worker.Pool
 	connOpts sock.ConnOptions
 	// Effective limits, resolved from the fields at Start.
-	highWater, lowWater, maxPending int
-	addrs                           []net.Addr
-	listening                       atomic.Int32  // listeners not closed yet
-	done                            chan struct{} // closed when every loop has exited
-	drained                         chan struct{} // closed after done, once the workers have exited too
-	rr                              uint64        // round-robin cursor; only the accepting loop uses it
+	highWater, lowWater, maxPending, workerQueue int
+	addrs                                        []net.Addr
+	listening                                    atomic.Int32  // listeners not closed yet
+	done                                         chan struct{} // closed when every loop has exited
+	drained                                      chan struct{} // closed after done, once the workers have exited too
+	rr                                           uint64        // round-robin cursor; only the accepting loop uses it
 }
 
 // ListenAndServe listens on s.Addr and serves until Shutdown or Close, then
@@ -309,6 +309,10 @@ func (s *Server) check() error {
 	s.highWater, s.lowWater = s.WriteHighWater, s.WriteLowWater
 	if s.highWater == 0 {
 		s.highWater, s.lowWater = DefaultWriteHighWater, DefaultWriteLowWater
+	}
+	s.workerQueue = s.WorkerQueue
+	if s.workerQueue == 0 {
+		s.workerQueue = DefaultWorkerQueue
 	}
 	s.maxPending = s.MaxPendingBytes
 	if s.maxPending == 0 {
