@@ -9,7 +9,6 @@ import (
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
 	"github.com/simple-server/simpleserver/worker"
-	"golang.org/x/sys/unix"
 )
 
 // Reasons a loop is not reading a connection for now; see Conn.pause.
@@ -28,26 +27,26 @@ type writeNote struct {
 // Conn is one accepted connection. It is created by the server and
 // handed to Handler, OnOpen and OnClose; it stays valid (its methods
 // return ErrConnClosed) after the connection closes.
+//
+// A Conn is kept small, because an idle server is mostly idle connections:
+// what only some connections ever need lives in connRare, made on first
+// use, and the peer address is kept packed, not as a net.Addr.
 type Conn struct {
 	loop *loop
-	sa   unix.Sockaddr // the peer, as accept returned it
+	peer sock.Peer // as accept returned it; see RemoteAddr
 
 	// Owned by the loop goroutine. fd is written only with mu held (so
 	// LocalAddr may read it under mu); the loop reads it freely.
-	fd         int    // -1 once closed: the number may already be reused
-	in         []byte // the start of a frame not complete yet
+	fd         int32  // -1 once closed: the number may already be reused
 	stopped    bool   // never read again: EOF, close request, closing
 	peerShut   bool   // epoll saw EPOLLRDHUP: an EOF follows the data
 	sawEOF     bool   // read returned EOF: nothing unread is left
 	pause      uint8  // pauseWorker | pauseOutput
-	inDirty    bool
-	inReady    bool
-	outBlocked bool // the last flush hit EAGAIN; EPOLLOUT resumes it
+	inDirty    bool   // in loop.dirty: flush before the loop sleeps
+	inReady    bool   // in loop.ready: read again before the loop sleeps
+	outBlocked bool   // the last flush hit EAGAIN; EPOLLOUT resumes it
+	in         []byte // the start of a frame not complete yet
 	idle       timer.Node[*Conn]
-	readDL     timer.Node[*Conn] // armed while a frame is incomplete
-	writeDL    timer.Node[*Conn] // armed while output is blocked
-	serial     *worker.Serial[[]byte]
-	notifyTask func()
 
 	// flushQueued is true while the connection is known to be flushed
 	// before the loop next sleeps: a writer that finds it set need not
@@ -55,34 +54,95 @@ type Conn struct {
 	flushQueued atomic.Bool
 	// closing mirrors closed for readers that must not take mu.
 	closing atomic.Bool
+	// rare is made, under mu, the first time it is needed; the loop reads
+	// it without mu, hence the atomic pointer.
+	rare atomic.Pointer[connRare]
 
-	mu      sync.Mutex
-	out     buffer.Queue
-	queued  uint64 // bytes ever appended to out
-	written uint64 // bytes ever written to the socket
+	mu     sync.Mutex
+	closed bool      // no more writes accepted
+	kind   closeKind // why it closes; the first reason wins
+	out    buffer.Queue
 	// Stats are settled at each flush, not at each write: one atomic add
 	// per flush instead of several per message.
 	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
 	settledQueued int    // this connection's share of stats.queued
-	notes         []writeNote
-	closed        bool      // no more writes accepted
-	kind          closeKind // why it closes; the first reason wins
-	reason        error     // the error OnClose gets
-	remote        net.Addr  // made from sa when first asked for
 	value         any
 }
 
-func newConn(l *loop, fd int, sa unix.Sockaddr) *Conn {
-	// Nothing here is allocated that an idle connection does not need:
-	// the peer's net.Addr is made on demand, and the rare tasks (close,
-	// abort) are built when posted.
-	c := &Conn{loop: l, fd: fd, sa: sa}
-	c.idle.Value, c.readDL.Value, c.writeDL.Value = c, c, c
+// connRare is the part of a Conn that most connections never need.
+type connRare struct {
+	// Set before the Conn is published; then read-only.
+	serial     *worker.Serial[[]byte] // with Server.Workers only
+	notifyTask func()
+
+	// Owned by the loop goroutine.
+	readDL  timer.Node[*Conn] // armed while a frame is incomplete
+	writeDL timer.Node[*Conn] // armed while output is blocked
+
+	// Guarded by Conn.mu. A note's end is an offset in the output stream
+	// counted from when connRare was made; written is the same count of
+	// bytes since then. Before it exists no note waits, so nothing needs
+	// counting.
+	notes   []writeNote
+	written uint64
+	reason  error    // the error OnClose gets
+	remote  net.Addr // made from Conn.peer when first asked for
+}
+
+func newConn(l *loop, fd int, peer sock.Peer) *Conn {
+	c := &Conn{loop: l, fd: int32(fd), peer: peer}
+	c.idle.Value = c
 	if l.srv.pool != nil {
-		c.notifyTask = func() { l.workerNotified(c) }
-		c.serial = worker.NewSerial(l.srv.pool, l.srv.workerQueue, c.serveOffloaded, func() { l.post(c.notifyTask) })
+		x := c.newRare()
+		x.notifyTask = func() { l.workerNotified(c) }
+		x.serial = worker.NewSerial(l.srv.pool, l.srv.workerQueue, c.serveOffloaded, func() { l.post(x.notifyTask) })
+	}
+	if peer.Unix() {
+		// Peer cannot hold an AF_UNIX name; ask now, while the socket is
+		// surely open. Unix sockets are rare enough to pay the syscall.
+		addr, err := sock.PeerAddr(fd)
+		if err != nil {
+			addr = &net.UnixAddr{Name: "@", Net: "unix"}
+		}
+		c.newRare().remote = addr
 	}
 	return c
+}
+
+// more returns c's rare part, making it if need be. Any goroutine, without
+// c.mu held.
+func (c *Conn) more() *connRare {
+	if x := c.rare.Load(); x != nil {
+		return x
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.moreLocked()
+}
+
+// moreLocked is more with c.mu held.
+func (c *Conn) moreLocked() *connRare {
+	if x := c.rare.Load(); x != nil {
+		return x
+	}
+	return c.newRare()
+}
+
+// newRare makes c's rare part. With c.mu held, or before c is published.
+func (c *Conn) newRare() *connRare {
+	x := &connRare{}
+	x.readDL.Value, x.writeDL.Value = c, c
+	c.rare.Store(x)
+	return x
+}
+
+// serial returns c's worker queue, or nil without Server.Workers. Any
+// goroutine.
+func (c *Conn) serial() *worker.Serial[[]byte] {
+	if x := c.rare.Load(); x != nil {
+		return x.serial
+	}
+	return nil
 }
 
 // canRead reports whether the loop should read c now.
@@ -139,9 +199,9 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	for _, b := range bufs {
 		c.out.Append(b)
 	}
-	c.queued += uint64(n)
 	if done != nil {
-		c.notes = append(c.notes, writeNote{end: c.queued, fn: done})
+		x := c.moreLocked()
+		x.notes = append(x.notes, writeNote{end: x.written + uint64(c.out.Len()), fn: done})
 	}
 	c.unsettledMsgs++
 	c.mu.Unlock()
@@ -177,10 +237,11 @@ func (c *Conn) Close() error {
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.remote == nil {
-		c.remote = sock.ToAddr(c.sa)
+	x := c.moreLocked()
+	if x.remote == nil {
+		x.remote = c.peer.Addr()
 	}
-	return c.remote
+	return x.remote
 }
 
 // LocalAddr returns the local address of the connection (useful when the
@@ -195,7 +256,7 @@ func (c *Conn) LocalAddr() net.Addr {
 	if c.fd < 0 {
 		return nil
 	}
-	addr, _ := sock.LocalAddr(c.fd)
+	addr, _ := sock.LocalAddr(int(c.fd))
 	return addr
 }
 
@@ -232,6 +293,9 @@ func (c *Conn) setReason(kind closeKind, err error) {
 
 func (c *Conn) setReasonLocked(kind closeKind, err error) {
 	if c.kind == kindNone && kind != kindNone {
-		c.kind, c.reason = kind, err
+		c.kind = kind
+		if err != nil {
+			c.moreLocked().reason = err
+		}
 	}
 }

@@ -42,7 +42,7 @@ func (l *loop) workerNotified(c *Conn) {
 		l.settle(c)
 		return
 	}
-	if c.pause&pauseWorker != 0 && c.serial.Len() <= l.srv.workerQueue/2 {
+	if c.pause&pauseWorker != 0 && c.serial().Len() <= l.srv.workerQueue/2 {
 		c.pause &^= pauseWorker
 		// Edge-triggered: whatever arrived while paused raised its edge
 		// already, so read now rather than wait for another.

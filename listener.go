@@ -126,7 +126,7 @@ func (ln *listener) close() {
 func (l *loop) accept(ln *listener) (more bool) {
 	s := l.srv
 	for range acceptBudget {
-		fd, sa, err := sock.Accept(ln.fd)
+		fd, peer, err := sock.Accept(ln.fd)
 		if err != nil {
 			var errno unix.Errno
 			errors.As(err, &errno)
@@ -161,7 +161,7 @@ func (l *loop) accept(ln *listener) (more bool) {
 			l.reject(fd, kindLimit)
 			continue
 		}
-		if err := s.connOpts.Apply(fd, sa); err != nil {
+		if err := s.connOpts.Apply(fd, peer); err != nil {
 			// Typically the peer already reset the connection.
 			s.logger().Debug("socket options on accepted connection", "err", err)
 			l.stats.open.Add(1)
@@ -176,8 +176,8 @@ func (l *loop) accept(ln *listener) (more bool) {
 		// and LeastConns see it at once.
 		target.stats.open.Add(1)
 		if target == l {
-			l.register(fd, sa)
-		} else if !target.post(func() { target.register(fd, sa) }) {
+			l.register(fd, peer)
+		} else if !target.post(func() { target.register(fd, peer) }) {
 			target.reject(fd, kindShutdown) // that loop has exited
 		}
 	}

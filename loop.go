@@ -236,12 +236,12 @@ func (l *loop) flushDirty() {
 
 // register adopts an accepted socket, already counted in stats.open by the
 // acceptor. On the loop.
-func (l *loop) register(fd int, sa unix.Sockaddr) {
+func (l *loop) register(fd int, peer sock.Peer) {
 	if l.exited {
 		l.reject(fd, kindShutdown)
 		return
 	}
-	c := newConn(l, fd, sa)
+	c := newConn(l, fd, peer)
 	if err := l.poller.Add(fd, connEvents); err != nil {
 		l.srv.logger().Error("register connection", "err", err)
 		l.reject(fd, kindError)

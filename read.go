@@ -23,7 +23,7 @@ func (l *loop) read(c *Conn) {
 			l.readAgain(c)
 			return
 		}
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := unix.Read(int(c.fd), l.buf)
 		if n > 0 {
 			l.onData(c, l.buf[:n])
 			if l.srv.highWater > 0 && c.fd >= 0 && c.Buffered() >= l.srv.highWater {
@@ -114,7 +114,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		msgs++
 		if s.pool == nil {
 			c.serve(msg)
-		} else if c.serial.Push(append(buffer.Get(len(msg)), msg...)) {
+		} else if c.serial().Push(append(buffer.Get(len(msg)), msg...)) {
 			c.pause |= pauseWorker
 		}
 	}
@@ -134,7 +134,7 @@ func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 			buffer.Put(c.in)
 			c.in = nil
 		}
-		l.readDLs.Remove(&c.readDL)
+		l.disarmReadDL(c)
 	case len(c.in) > 0:
 		// buf is c.in: move the tail to the front. If frames were
 		// consumed, the tail is a new frame and gets a new deadline.

@@ -275,3 +275,64 @@ func TestStatsCountExactly(t *testing.T) {
 		t.Fatalf("Stats = %+v\nwant    %+v", got, want)
 	}
 }
+
+// The peer address is kept from accept, so OnClose, after the socket is
+// gone, still reports it exactly as net does, for every family, even when
+// nobody asked while the connection was open.
+func TestRemoteAddrAfterClose(t *testing.T) {
+	for _, tc := range []struct {
+		name, network string
+		dial          func(t *testing.T, addr string) net.Conn
+	}{
+		{"tcp4", "tcp", func(t *testing.T, addr string) net.Conn { return dial(t, addr) }},
+		{"tcp6", "tcp6", func(t *testing.T, addr string) net.Conn { return dial(t, addr) }},
+		{"unix unnamed", "unix", func(t *testing.T, addr string) net.Conn {
+			c, err := net.Dial("unix", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}},
+		{"unix named", "unix", func(t *testing.T, addr string) net.Conn {
+			local := &net.UnixAddr{Name: t.TempDir() + "/client.sock", Net: "unix"}
+			c, err := net.DialUnix("unix", local, &net.UnixAddr{Name: addr, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addrs := make(chan net.Addr, 1)
+			srv := helloServer(func(s *simpleserver.Server) {
+				s.Network, s.Addr = tc.network, "127.0.0.1:0"
+				switch tc.network {
+				case "tcp6":
+					s.Addr = "[::1]:0"
+				case "unix":
+					s.Addr = t.TempDir() + "/s.sock"
+				}
+				s.OnClose = func(c *simpleserver.Conn, _ error) { addrs <- c.RemoteAddr() }
+			})
+			if err := srv.Start(nil); err != nil {
+				if tc.network == "tcp6" {
+					t.Skipf("no IPv6 loopback: %v", err)
+				}
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			c := tc.dial(t, srv.Addrs()[0].String())
+			expectRoundTrip(t, c, "who am I")
+			want := c.LocalAddr()
+			c.Close()
+			select {
+			case got := <-addrs:
+				if got == nil || got.Network() != want.Network() || got.String() != want.String() {
+					t.Fatalf("RemoteAddr in OnClose = %v, want %s %v", got, want.Network(), want)
+				}
+			case <-deadline():
+				t.Fatal("OnClose did not run")
+			}
+		})
+	}
+}

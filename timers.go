@@ -24,14 +24,34 @@ func (l *loop) touch(c *Conn) {
 // loop.
 func (l *loop) armReadDL(c *Conn) {
 	if d := l.srv.ReadTimeout; d > 0 {
-		l.readDLs.PushBack(&c.readDL, l.now+d)
+		l.readDLs.PushBack(&c.more().readDL, l.now+d)
 	}
+}
+
+// disarmReadDL stops c's read timeout, if it runs. On the loop.
+func (l *loop) disarmReadDL(c *Conn) {
+	if x := c.rare.Load(); x != nil {
+		l.readDLs.Remove(&x.readDL)
+	}
+}
+
+// readDLArmed reports whether c's read timeout runs. On the loop.
+func (c *Conn) readDLArmed() bool {
+	x := c.rare.Load()
+	return x != nil && x.readDL.Linked()
 }
 
 // armWriteDL (re)starts the write timeout of blocked output. On the loop.
 func (l *loop) armWriteDL(c *Conn) {
 	if d := l.srv.WriteTimeout; d > 0 {
-		l.writeDLs.PushBack(&c.writeDL, l.now+d)
+		l.writeDLs.PushBack(&c.more().writeDL, l.now+d)
+	}
+}
+
+// disarmWriteDL stops c's write timeout, if it runs. On the loop.
+func (l *loop) disarmWriteDL(c *Conn) {
+	if x := c.rare.Load(); x != nil {
+		l.writeDLs.Remove(&x.writeDL)
 	}
 }
 
@@ -106,7 +126,8 @@ func (l *loop) expire() {
 // busy reports whether c has a message queued for or running on a worker,
 // or output not yet written. On the loop.
 func (c *Conn) busy() bool {
-	return c.outBlocked || (c.serial != nil && !c.serial.Idle())
+	s := c.serial()
+	return c.outBlocked || (s != nil && !s.Idle())
 }
 
 // after runs fn on the loop once d has passed. On the loop.

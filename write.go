@@ -21,16 +21,18 @@ func (l *loop) flush(c *Conn) {
 		l.unblocked(c)
 		return
 	}
-	n, err := c.out.WriteTo(c.fd, l.iov)
-	c.written += uint64(n)
+	n, err := c.out.WriteTo(int(c.fd), l.iov)
 	fired := l.firedBuf[:0]
-	if len(c.notes) > 0 && c.notes[0].end <= c.written {
+	if x := c.rare.Load(); x != nil {
+		x.written += uint64(n)
 		k := 0
-		for k < len(c.notes) && c.notes[k].end <= c.written {
+		for k < len(x.notes) && x.notes[k].end <= x.written {
 			k++
 		}
-		fired = append(fired, c.notes[:k]...)
-		c.notes = c.notes[:copy(c.notes, c.notes[k:])]
+		if k > 0 {
+			fired = append(fired, x.notes[:k]...)
+			x.notes = x.notes[:copy(x.notes, x.notes[k:])]
+		}
 	}
 	pending := c.out.Len()
 	l.settleStats(c)
@@ -75,7 +77,7 @@ func (l *loop) settleStats(c *Conn) {
 // unblocked notes that c's output is fully written.
 func (l *loop) unblocked(c *Conn) {
 	c.outBlocked = false
-	l.writeDLs.Remove(&c.writeDL)
+	l.disarmWriteDL(c)
 	l.watermarks(c, 0)
 	if c.stopped {
 		l.settle(c)
@@ -116,7 +118,7 @@ func (l *loop) stopReading(c *Conn, kind closeKind, reason error) {
 		return
 	}
 	c.stopped = true
-	if c.in != nil || c.readDL.Linked() {
+	if c.in != nil || c.readDLArmed() {
 		l.keepTail(c, nil, 0)
 	}
 	c.setReason(kind, reason)
@@ -130,7 +132,7 @@ func (l *loop) settle(c *Conn) {
 	if c.fd < 0 || !c.stopped {
 		return
 	}
-	if c.serial != nil && !c.serial.WhenIdle() {
+	if s := c.serial(); s != nil && !s.WhenIdle() {
 		return // workerNotified settles again
 	}
 	c.mu.Lock()
@@ -167,7 +169,7 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 		return
 	}
 	c.mu.Lock()
-	fd := c.fd
+	fd := int(c.fd)
 	c.fd = -1
 	c.closed = true
 	c.closing.Store(true)
@@ -175,9 +177,11 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	if c.kind == kindNone {
 		c.setReasonLocked(kindError, nil)
 	}
-	kind, reason = c.kind, c.reason
-	notes := c.notes
-	c.notes = nil
+	kind, reason = c.kind, nil
+	var notes []writeNote
+	if x := c.rare.Load(); x != nil {
+		reason, notes, x.notes = x.reason, x.notes, nil
+	}
 	c.out.Reset()
 	l.settleStats(c)
 	c.mu.Unlock()
@@ -197,8 +201,8 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 		l.keepTail(c, nil, 0)
 	}
 	l.idles.Remove(&c.idle)
-	l.readDLs.Remove(&c.readDL)
-	l.writeDLs.Remove(&c.writeDL)
+	l.disarmReadDL(c)
+	l.disarmWriteDL(c)
 	noteErr := reason
 	if noteErr == nil {
 		noteErr = ErrConnClosed

@@ -11,8 +11,7 @@ import (
 
 // Accept takes one connection off the accept queue of the listening socket
 // fd and returns its descriptor, non-blocking and close-on-exec, and the
-// peer address (convert with ToAddr; its type also tells ConnOptions.Apply
-// the family).
+// peer address (which also tells ConnOptions.Apply the family).
 //
 // When the queue is empty Accept returns unix.EAGAIN itself (not wrapped),
 // the normal end of an accept loop after an EPOLLIN wakeup: drain until
@@ -31,18 +30,18 @@ import (
 // EHOSTUNREACH, ...) up through accept; they are not retried here because
 // the same errno can also mean the listener itself is unusable, and a
 // blind retry would then never terminate.
-func Accept(fd int) (nfd int, sa unix.Sockaddr, err error) {
+func Accept(fd int) (nfd int, peer Peer, err error) {
 	for {
-		nfd, sa, err = accept4(fd)
+		nfd, peer, err = accept4(fd)
 		switch err {
 		case nil:
-			return nfd, sa, nil
+			return nfd, peer, nil
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EAGAIN:
-			return -1, nil, unix.EAGAIN
+			return -1, Peer{}, unix.EAGAIN
 		}
-		return -1, nil, os.NewSyscallError("accept4", err)
+		return -1, Peer{}, os.NewSyscallError("accept4", err)
 	}
 }
 
@@ -52,21 +51,21 @@ func Accept(fd int) (nfd int, sa unix.Sockaddr, err error) {
 // It does not use unix.Accept4, whose address decoder costs an extra
 // getsockopt(SO_PROTOCOL) system call on every accepted TCP connection just
 // to rule out L2TP; see getname.
-func accept4(fd int) (int, unix.Sockaddr, error) {
+func accept4(fd int) (int, Peer, error) {
 	var rsa unix.RawSockaddrAny
 	n := uint32(unix.SizeofSockaddrAny)
 	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd),
 		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)),
 		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 	if e != 0 {
-		return -1, nil, e
+		return -1, Peer{}, e
 	}
 	nfd := int(r)
-	sa, err := decodeSockaddr(&rsa, n)
+	peer, err := peerOf(&rsa, n)
 	if err != nil {
 		// Not a TCP or AF_UNIX listener. Do not leak the connection.
 		unix.Close(nfd)
-		return -1, nil, err
+		return -1, Peer{}, err
 	}
-	return nfd, sa, nil
+	return nfd, peer, nil
 }

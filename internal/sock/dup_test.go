@@ -60,7 +60,14 @@ func TestDup(t *testing.T) {
 			// The dup serves the listener's queue.
 			c := dial(t, d, ln.Addr())
 			nfd, sa := acceptOne(t, d, fd)
-			wantAddr(t, "peer", ToAddr(sa), c.LocalAddr())
+			peer := sa.Addr()
+			if sa.Unix() {
+				var err error
+				if peer, err = PeerAddr(nfd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantAddr(t, "peer", peer, c.LocalAddr())
 			if _, err := c.Write([]byte("hi")); err != nil {
 				t.Fatal(err)
 			}

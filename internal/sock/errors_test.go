@@ -99,7 +99,7 @@ func TestAcceptErrors(t *testing.T) {
 	}
 	defer unix.Close(s)
 	nfd, sa, err := Accept(s)
-	if nfd != -1 || sa != nil {
+	if nfd != -1 || sa != (Peer{}) {
 		t.Errorf("Accept on a non-listener = %d, %v", nfd, sa)
 	}
 	var se *os.SyscallError

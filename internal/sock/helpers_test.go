@@ -58,7 +58,7 @@ func waitFD(t *testing.T, d deadline, fd int, events int16) {
 
 // acceptOne waits for and accepts one connection on the listener lfd, and
 // registers its closing.
-func acceptOne(t *testing.T, d deadline, lfd int) (int, unix.Sockaddr) {
+func acceptOne(t *testing.T, d deadline, lfd int) (int, Peer) {
 	t.Helper()
 	for {
 		nfd, sa, err := Accept(lfd)

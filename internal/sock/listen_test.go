@@ -73,15 +73,22 @@ func TestListenAcceptExchange(t *testing.T) {
 			wantNonblockCloexec(t, lfd)
 
 			// Nothing is pending yet: Accept must say so with a bare EAGAIN.
-			if nfd, sa, err := Accept(lfd); err != unix.EAGAIN || nfd != -1 || sa != nil {
-				t.Fatalf("Accept on an empty queue = %d, %v, %v; want -1, nil, EAGAIN", nfd, sa, err)
+			if nfd, sa, err := Accept(lfd); err != unix.EAGAIN || nfd != -1 || sa != (Peer{}) {
+				t.Fatalf("Accept on an empty queue = %d, %+v, %v; want -1, a zero Peer, EAGAIN", nfd, sa, err)
 			}
 
 			c := dial(t, d, addr)
 			nfd, sa := acceptOne(t, d, lfd)
 			wantNonblockCloexec(t, nfd)
 
-			wantAddr(t, "ToAddr(accepted sockaddr)", ToAddr(sa), c.LocalAddr())
+			if tt.network == "unix" {
+				// Peer leaves AF_UNIX names to PeerAddr.
+				if !sa.Unix() || sa.TCP() || sa.Addr() != nil {
+					t.Errorf("unix peer %+v: Unix %v, TCP %v, Addr %v", sa, sa.Unix(), sa.TCP(), sa.Addr())
+				}
+			} else {
+				wantAddr(t, "Peer.Addr", sa.Addr(), c.LocalAddr())
+			}
 			peer, err := PeerAddr(nfd)
 			if err != nil {
 				t.Fatal(err)
@@ -141,16 +148,16 @@ func TestListenDualStack(t *testing.T) {
 
 	c4 := dial(t, d, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1).To4(), Port: port})
 	_, sa := acceptOne(t, d, lfd)
-	got := ToAddr(sa).(*net.TCPAddr)
+	got := sa.Addr().(*net.TCPAddr)
 	want := c4.LocalAddr().(*net.TCPAddr)
 	// IPv4 clients of a dual-stack socket are IPv4-mapped IPv6 addresses.
-	if _, ok := sa.(*unix.SockaddrInet6); !ok || len(got.IP) != 16 || !got.IP.Equal(want.IP) || got.Port != want.Port {
-		t.Errorf("IPv4 client on dual-stack listener: got %#v (%T), want %v as ::ffff:127.0.0.1", got, sa, want)
+	if sa.family != unix.AF_INET6 || len(got.IP) != 16 || !got.IP.Equal(want.IP) || got.Port != want.Port {
+		t.Errorf("IPv4 client on dual-stack listener: got %#v (family %d), want %v as ::ffff:127.0.0.1", got, sa.family, want)
 	}
 
 	c6 := dial(t, d, &net.TCPAddr{IP: net.IPv6loopback, Port: port})
 	_, sa = acceptOne(t, d, lfd)
-	wantAddr(t, "IPv6 client", ToAddr(sa), c6.LocalAddr())
+	wantAddr(t, "IPv6 client", sa.Addr(), c6.LocalAddr())
 
 	v6fd, _ := listen(t, "tcp6", ":0", ListenOptions{})
 	wantInt(t, v6fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, "IPV6_V6ONLY", 1)

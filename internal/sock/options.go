@@ -79,15 +79,15 @@ func (o ConnOptions) Validate() error {
 
 // Apply sets the options on the connected socket fd.
 //
-// sa is the peer address returned by Accept; Apply only looks at its
-// type to know the address family, so that TCP-only options are skipped
-// for AF_UNIX without a system call. If sa is nil, the family is asked
-// from the kernel (SO_DOMAIN).
+// peer is the address returned by Accept; Apply only looks at its family,
+// so that TCP-only options are skipped for AF_UNIX without a system call.
+// If the family is unknown (a zero Peer), it is asked from the kernel
+// (SO_DOMAIN).
 //
 // The first failing setsockopt is returned as *os.SyscallError naming the
 // option; options before it stay applied.
-func (o ConnOptions) Apply(fd int, sa unix.Sockaddr) error {
-	tcp, err := isTCP(fd, sa)
+func (o ConnOptions) Apply(fd int, peer Peer) error {
+	tcp, err := isTCP(fd, peer)
 	if err != nil {
 		return err
 	}
@@ -132,11 +132,11 @@ func (o ConnOptions) Apply(fd int, sa unix.Sockaddr) error {
 }
 
 // isTCP reports whether fd is an IPv4/IPv6 (hence, for us, TCP) socket.
-func isTCP(fd int, sa unix.Sockaddr) (bool, error) {
-	switch sa.(type) {
-	case *unix.SockaddrInet4, *unix.SockaddrInet6:
+func isTCP(fd int, peer Peer) (bool, error) {
+	switch {
+	case peer.TCP():
 		return true, nil
-	case *unix.SockaddrUnix:
+	case peer.Unix():
 		return false, nil
 	}
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)

@@ -124,7 +124,7 @@ func TestConnOptionsTCP(t *testing.T) {
 	if err := opts.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"sockaddr", "nil sockaddr"} {
+	for _, name := range []string{"peer", "unknown peer"} {
 		t.Run(name, func(t *testing.T) {
 			lfd, addr := listen(t, "tcp4", "127.0.0.1:0", ListenOptions{})
 			dial(t, d, addr)
@@ -135,8 +135,8 @@ func TestConnOptionsTCP(t *testing.T) {
 			wantInt(t, nfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, "TCP_NODELAY before Apply", 0)
 			wantInt(t, nfd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE before Apply", 0)
 
-			if name == "nil sockaddr" {
-				sa = nil
+			if name == "unknown peer" {
+				sa = Peer{}
 			}
 			if err := opts.Apply(nfd, sa); err != nil {
 				t.Fatal(err)
@@ -202,9 +202,9 @@ func TestConnOptionsUnix(t *testing.T) {
 		KeepAlive:   net.KeepAliveConfig{Enable: true, Idle: time.Minute, Interval: time.Second, Count: 3},
 		WriteBuffer: 32 << 10,
 	}
-	for _, sa := range []unix.Sockaddr{sa, nil} {
+	for _, sa := range []Peer{sa, {}} {
 		if err := opts.Apply(nfd, sa); err != nil {
-			t.Fatalf("Apply(%T) on AF_UNIX: %v", sa, err)
+			t.Fatalf("Apply(%+v) on AF_UNIX: %v", sa, err)
 		}
 	}
 	// TCP-only options were skipped; the buffer was not.

@@ -24,7 +24,7 @@ func TestReusePort(t *testing.T) {
 	for i := range 4 {
 		c := dial(t, d, addr)
 		var nfd int
-		var sa unix.Sockaddr
+		var sa Peer
 		for {
 			pfd := []unix.PollFd{{Fd: int32(fd1), Events: unix.POLLIN}, {Fd: int32(fd2), Events: unix.POLLIN}}
 			if _, err := unix.Poll(pfd, d.ms(t)); err != nil && err != unix.EINTR {
@@ -42,7 +42,7 @@ func TestReusePort(t *testing.T) {
 			}
 		}
 		unix.Close(nfd)
-		wantAddr(t, "connection "+strconv.Itoa(i), ToAddr(sa), c.LocalAddr())
+		wantAddr(t, "connection "+strconv.Itoa(i), sa.Addr(), c.LocalAddr())
 	}
 }
 
