@@ -37,16 +37,20 @@ type Conn struct {
 
 	// Owned by the loop goroutine. fd is written only with mu held (so
 	// LocalAddr may read it under mu); the loop reads it freely.
-	fd         int32  // -1 once closed: the number may already be reused
-	stopped    bool   // never read again: EOF, close request, closing
-	peerShut   bool   // epoll saw EPOLLRDHUP: an EOF follows the data
-	sawEOF     bool   // read returned EOF: nothing unread is left
-	pause      uint8  // pauseWorker | pauseOutput
-	inDirty    bool   // in loop.dirty: flush before the loop sleeps
-	inReady    bool   // in loop.ready: read again before the loop sleeps
-	outBlocked bool   // the last flush hit EAGAIN; EPOLLOUT resumes it
-	in         []byte // the start of a frame not complete yet
-	idle       timer.Node[*Conn]
+	fd         int32 // -1 once closed: the number may already be reused
+	stopped    bool  // never read again: EOF, close request, closing
+	peerShut   bool  // epoll saw EPOLLRDHUP: an EOF follows the data
+	sawEOF     bool  // read returned EOF: nothing unread is left
+	pause      uint8 // pauseWorker | pauseOutput
+	inDirty    bool  // in loop.dirty: flush before the loop sleeps
+	inReady    bool  // in loop.ready: read again before the loop sleeps
+	outBlocked bool  // the last flush hit EAGAIN; EPOLLOUT resumes it
+
+	// Guarded by mu; here rather than below to share the flags' word.
+	closed bool      // no more writes accepted
+	kind   closeKind // why it closes; the first reason wins
+
+	idle timer.Node[*Conn]
 
 	// flushQueued is true while the connection is known to be flushed
 	// before the loop next sleeps: a writer that finds it set need not
@@ -58,10 +62,8 @@ type Conn struct {
 	// it without mu, hence the atomic pointer.
 	rare atomic.Pointer[connRare]
 
-	mu     sync.Mutex
-	closed bool      // no more writes accepted
-	kind   closeKind // why it closes; the first reason wins
-	out    buffer.Queue
+	mu  sync.Mutex
+	out buffer.Queue
 	// Stats are settled at each flush, not at each write: one atomic add
 	// per flush instead of several per message.
 	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
@@ -69,13 +71,15 @@ type Conn struct {
 	value         any
 }
 
-// connRare is the part of a Conn that most connections never need.
+// connRare is the part of a Conn that most connections never need. It is
+// made the first time a connection needs any of it, and then kept.
 type connRare struct {
 	// Set before the Conn is published; then read-only.
 	serial     *worker.Serial[[]byte] // with Server.Workers only
 	notifyTask func()
 
 	// Owned by the loop goroutine.
+	in      []byte            // the start of a frame not complete yet
 	readDL  timer.Node[*Conn] // armed while a frame is incomplete
 	writeDL timer.Node[*Conn] // armed while output is blocked
 

@@ -35,7 +35,7 @@ type loop struct {
 	poller    *poll.Poller
 	buf       []byte
 	iov       []unix.Iovec
-	conns     []*Conn // indexed by fd
+	conns     connTable
 	listeners []*listener
 	reserve   int     // a spare descriptor, given up to shed on EMFILE; -1 if none
 	dirty     []*Conn // connections to flush at the end of this turn
@@ -149,13 +149,13 @@ func (l *loop) handle(fd int, ev uint32) {
 			return
 		}
 	}
-	if fd >= len(l.conns) || l.conns[fd] == nil {
+	c := l.conns.get(fd)
+	if c == nil {
 		if lg := l.lingering[fd]; lg != nil {
 			l.discard(lg)
 		}
 		return
 	}
-	c := l.conns[fd]
 	if ev&poll.Err != 0 {
 		// The socket has a pending error (a reset): nothing can be
 		// delivered any more.
@@ -247,12 +247,7 @@ func (l *loop) register(fd int, peer sock.Peer) {
 		l.reject(fd, kindError)
 		return
 	}
-	if fd >= len(l.conns) {
-		// The kernel hands out the lowest free descriptor numbers, so a
-		// table indexed by fd stays dense.
-		l.conns = append(l.conns, make([]*Conn, max(fd+1-len(l.conns), len(l.conns), 64))...)
-	}
-	l.conns[fd] = c
+	l.conns.set(fd, c)
 	l.touch(c)
 	if l.srv.OnOpen != nil {
 		l.srv.OnOpen(c)
@@ -285,10 +280,7 @@ func (l *loop) shutdown() {
 	}
 	l.stopping = true
 	l.closeListeners()
-	for _, c := range l.conns {
-		if c == nil {
-			continue
-		}
+	for c := range l.conns.all() {
 		// Requests already in the socket buffer were accepted by the
 		// kernel on our behalf: answer them too (one budget's worth).
 		l.read(c)
@@ -304,11 +296,9 @@ func (l *loop) closeAll() int {
 	l.stopping = true
 	l.closeListeners()
 	cut := 0
-	for _, c := range l.conns {
-		if c != nil {
-			cut++
-			l.closeConn(c, kindShutdown, ErrServerClosed)
-		}
+	for c := range l.conns.all() {
+		cut++
+		l.closeConn(c, kindShutdown, ErrServerClosed)
 	}
 	l.closeLingering()
 	return cut

@@ -67,15 +67,15 @@ func (l *loop) readAgain(c *Conn) {
 // onData cuts data (prefixed by any partial frame kept from earlier) into
 // messages and dispatches them. It never closes c: a close decided here
 // only sets c.stopped (or c.closing), and the caller settles c once data
-// and c.in are no longer in use. On the loop.
+// and the kept partial frame are no longer in use. On the loop.
 func (l *loop) onData(c *Conn, data []byte) {
 	s := l.srv
 	l.stats.bytesIn.Add(uint64(len(data)))
 	l.touch(c)
 	buf := data
-	if len(c.in) > 0 {
-		c.in = append(c.in, data...)
-		buf = c.in
+	if x := c.rare.Load(); x != nil && len(x.in) > 0 {
+		x.in = append(x.in, data...)
+		buf = x.in
 	}
 	if s.pool == nil {
 		// The handler runs here and will likely write: this turn's
@@ -123,27 +123,32 @@ func (l *loop) onData(c *Conn, data []byte) {
 }
 
 // keepTail keeps buf[off:], the start of a frame not complete yet, in
-// c.in, and releases c.in when nothing is left, so an idle connection
-// holds no buffer. It arms the read timeout when a new frame begins and
-// disarms it when no frame is pending.
+// c's rare part, and releases that buffer when nothing is left, so an idle
+// connection holds none. It arms the read timeout when a new frame begins
+// and disarms it when no frame is pending; keepTail(c, nil, 0) releases
+// and disarms. On the loop.
 func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	rest := buf[off:]
+	x := c.rare.Load()
 	switch {
 	case len(rest) == 0 || c.stopped || c.closing.Load():
-		if c.in != nil {
-			buffer.Put(c.in)
-			c.in = nil
+		if x != nil {
+			if x.in != nil {
+				buffer.Put(x.in)
+				x.in = nil
+			}
+			l.readDLs.Remove(&x.readDL)
 		}
-		l.disarmReadDL(c)
-	case len(c.in) > 0:
-		// buf is c.in: move the tail to the front. If frames were
+	case x != nil && len(x.in) > 0:
+		// buf is x.in: move the tail to the front. If frames were
 		// consumed, the tail is a new frame and gets a new deadline.
-		c.in = c.in[:copy(c.in, rest)]
+		x.in = x.in[:copy(x.in, rest)]
 		if off > 0 {
 			l.armReadDL(c)
 		}
 	default:
-		c.in = append(buffer.Get(len(rest)), rest...)
+		x = c.more()
+		x.in = append(buffer.Get(len(rest)), rest...)
 		l.armReadDL(c)
 	}
 }

@@ -28,19 +28,6 @@ func (l *loop) armReadDL(c *Conn) {
 	}
 }
 
-// disarmReadDL stops c's read timeout, if it runs. On the loop.
-func (l *loop) disarmReadDL(c *Conn) {
-	if x := c.rare.Load(); x != nil {
-		l.readDLs.Remove(&x.readDL)
-	}
-}
-
-// readDLArmed reports whether c's read timeout runs. On the loop.
-func (c *Conn) readDLArmed() bool {
-	x := c.rare.Load()
-	return x != nil && x.readDL.Linked()
-}
-
 // armWriteDL (re)starts the write timeout of blocked output. On the loop.
 func (l *loop) armWriteDL(c *Conn) {
 	if d := l.srv.WriteTimeout; d > 0 {

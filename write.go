@@ -118,9 +118,7 @@ func (l *loop) stopReading(c *Conn, kind closeKind, reason error) {
 		return
 	}
 	c.stopped = true
-	if c.in != nil || c.readDLArmed() {
-		l.keepTail(c, nil, 0)
-	}
+	l.keepTail(c, nil, 0)
 	c.setReason(kind, reason)
 	l.settle(c)
 }
@@ -186,7 +184,7 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	l.settleStats(c)
 	c.mu.Unlock()
 
-	l.conns[fd] = nil
+	l.conns.set(fd, nil)
 	if linger {
 		l.linger(fd)
 	} else {
@@ -197,11 +195,8 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	l.stats.open.Add(-1)
 	l.stats.closed[kind].Add(1)
 	c.stopped = true
-	if c.in != nil {
-		l.keepTail(c, nil, 0)
-	}
+	l.keepTail(c, nil, 0)
 	l.idles.Remove(&c.idle)
-	l.disarmReadDL(c)
 	l.disarmWriteDL(c)
 	noteErr := reason
 	if noteErr == nil {
