@@ -1,6 +1,7 @@
 package simpleserver
 
 import (
+	"github.com/simple-server/simpleserver/internal/sock"
 	"time"
 
 	"github.com/simple-server/simpleserver/internal/poll"
@@ -52,7 +53,7 @@ func (l *loop) linger(fd int) {
 // error. On the loop.
 func (l *loop) discard(lg *lingerer) {
 	for range lingerBudget {
-		n, err := unix.Read(lg.fd, l.buf)
+		n, err := sock.Read(lg.fd, l.buf)
 		if n > 0 || err == unix.EINTR {
 			continue
 		}

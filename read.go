@@ -2,6 +2,7 @@ package simpleserver
 
 import (
 	"errors"
+	"github.com/simple-server/simpleserver/internal/sock"
 
 	"github.com/simple-server/simpleserver/codec"
 	"github.com/simple-server/simpleserver/internal/buffer"
@@ -23,18 +24,19 @@ func (l *loop) read(c *Conn) {
 			l.readAgain(c)
 			return
 		}
-		n, err := unix.Read(int(c.fd), l.buf)
+		n, err := sock.Read(int(c.fd), l.buf)
 		if n > 0 {
 			l.onData(c, l.buf[:n])
-			if l.srv.highWater > 0 && c.fd >= 0 && c.Buffered() >= l.srv.highWater {
-				// Replies pile up faster than one turn should hold:
-				// flush now, and if the peer is not reading, the
-				// watermark pauses c before the next read, so the
-				// overshoot is one read's worth of replies.
-				l.flush(c)
-			}
 			if n < len(l.buf) && !c.peerShut {
 				break
+			}
+			if l.srv.highWater > 0 && c.fd >= 0 && c.Buffered() >= l.srv.highWater {
+				// About to read again while replies pile up faster
+				// than one turn should hold: flush now, and if the
+				// peer is not reading, the watermark pauses c before
+				// the next read, so the overshoot is one read's worth
+				// of replies.
+				l.flush(c)
 			}
 			continue
 		}

@@ -1,9 +1,9 @@
 package buffer
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/simple-server/simpleserver/internal/sock"
 )
 
 // MaxIovecs bounds the chunks one writev passes; Linux's IOV_MAX is 1024.
@@ -62,7 +62,7 @@ func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
 		if len(q.chunks)-q.first == 1 || len(iov) < 2 {
 			b := q.chunks[q.first][q.head:]
 			offered = len(b)
-			n, err = unix.Write(fd, b)
+			n, err = sock.Write(fd, b)
 		} else {
 			k := 0
 			for i, c := range q.chunks[q.first:] {
@@ -77,7 +77,7 @@ func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
 				offered += len(c)
 				k++
 			}
-			n, err = writev(fd, iov[:k])
+			n, err = sock.Writev(fd, iov[:k])
 			clear(iov[:k]) // do not keep chunks reachable from the scratch space
 		}
 		if n > 0 {
@@ -134,18 +134,4 @@ func (q *Queue) Reset() {
 		Put(c)
 	}
 	*q = Queue{}
-}
-
-func writev(fd int, iov []unix.Iovec) (int, error) {
-	for {
-		n, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			continue
-		default:
-			return 0, e
-		}
-	}
 }
