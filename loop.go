@@ -175,6 +175,7 @@ func (l *loop) handle(fd int, ev uint32) {
 	}
 	if c.fd >= 0 && ev&(poll.In|poll.RDHup|poll.Hup) != 0 {
 		l.read(c)
+		l.flushIfMany()
 	}
 }
 
@@ -206,6 +207,7 @@ func (l *loop) runReady() {
 		c.inReady = false
 		if c.fd >= 0 {
 			l.read(c)
+			l.flushIfMany()
 		}
 	}
 	clear(ready)
@@ -219,6 +221,23 @@ func (l *loop) markDirty(c *Conn) {
 	if !c.inDirty && c.fd >= 0 {
 		c.inDirty = true
 		l.dirty = append(l.dirty, c)
+	}
+}
+
+// maxDirty bounds how many connections wait for the end-of-turn flush.
+// Waiting lets a turn's writes to one connection share a write, and sends
+// the replies after the loop has seen every ready connection, which keeps
+// the next epoll_wait's batch large; but each waiting connection holds an
+// output buffer, so a turn that handles thousands of connections (a burst
+// of new ones) would hold thousands of buffers at once.
+const maxDirty = 64
+
+// flushIfMany flushes early when maxDirty connections wait. It is called
+// between connections, never while one is being handled: a handler's
+// writes rely on the flush to come. On the loop.
+func (l *loop) flushIfMany() {
+	if len(l.dirty) >= maxDirty {
+		l.flushDirty()
 	}
 }
 
