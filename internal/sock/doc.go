@@ -1,8 +1,9 @@
 //go:build linux
 
 // Package sock is the socket layer under the epoll event loops: it creates
-// listening sockets, accepts connections, sets per-connection options and
-// converts between kernel socket addresses and net.Addr.
+// listening sockets, accepts connections, sets per-connection options,
+// reads and writes them, and converts between kernel socket addresses and
+// net.Addr.
 //
 // Everything here works on raw file descriptors (ints) rather than net.Conn,
 // because the server drives readiness itself with epoll instead of going
