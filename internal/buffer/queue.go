@@ -77,7 +77,7 @@ func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
 				offered += len(c)
 				k++
 			}
-			n, err = sock.Writev(fd, iov[:k])
+			n, err = sock.Writev(fd, iov[:k], offered)
 			clear(iov[:k]) // do not keep chunks reachable from the scratch space
 		}
 		if n > 0 {

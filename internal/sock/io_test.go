@@ -31,7 +31,7 @@ func TestReadWriteWritev(t *testing.T) {
 	iov[0].Base, iov[1].Base = &x[0], &y[0]
 	iov[0].SetLen(len(x))
 	iov[1].SetLen(len(y))
-	if n, err := Writev(a, iov); n != 9 || err != nil {
+	if n, err := Writev(a, iov, 9); n != 9 || err != nil {
 		t.Fatalf("Writev = %d, %v", n, err)
 	}
 	n, err := Read(b, buf)
@@ -42,8 +42,30 @@ func TestReadWriteWritev(t *testing.T) {
 	if n, err := Write(a, nil); n != 0 || err != nil {
 		t.Fatalf("Write(nil) = %d, %v", n, err)
 	}
-	if n, err := Writev(a, nil); n != 0 || err != nil {
+	if n, err := Writev(a, nil, 0); n != 0 || err != nil {
 		t.Fatalf("Writev(nil) = %d, %v", n, err)
+	}
+	// Above RawMax the ordinary system call path moves the bytes: what the
+	// socket took arrives intact.
+	big := make([]byte, 4*RawMax)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	n, err = Write(a, big)
+	if err != nil || n <= 0 {
+		t.Fatalf("Write of %d bytes = %d, %v", len(big), n, err)
+	}
+	got := make([]byte, 0, n)
+	for len(got) < n {
+		chunk := make([]byte, 2*RawMax) // above RawMax: the ordinary path too
+		m, err := Read(b, chunk)
+		if err != nil {
+			t.Fatalf("Read after %d of %d bytes: %v", len(got), n, err)
+		}
+		got = append(got, chunk[:m]...)
+	}
+	if !bytes.Equal(got, big[:n]) {
+		t.Fatalf("the %d bytes read differ from those written", n)
 	}
 	// The peer is gone: EOF, then a write error, not a signal.
 	unix.Close(a)
