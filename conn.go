@@ -237,7 +237,9 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// RemoteAddr returns the peer's address. Any goroutine may call it.
+// RemoteAddr returns the peer's address, as accept reported it: it stays
+// available after the connection closed (in OnClose, say). It is built on
+// the first call and kept. Any goroutine may call it.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
