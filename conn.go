@@ -108,7 +108,7 @@ func newConn(l *loop, fd int, peer sock.Peer) *Conn {
 		if err != nil {
 			addr = &net.UnixAddr{Name: "@", Net: "unix"}
 		}
-		c.newRare().remote = addr
+		c.moreLocked().remote = addr // not published yet: no lock needed
 	}
 	return c
 }
@@ -124,7 +124,7 @@ func (c *Conn) more() *connRare {
 	return c.moreLocked()
 }
 
-// moreLocked is more with c.mu held.
+// moreLocked is more with c.mu held (or before c is published).
 func (c *Conn) moreLocked() *connRare {
 	if x := c.rare.Load(); x != nil {
 		return x

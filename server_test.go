@@ -3,6 +3,7 @@ package simpleserver_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -160,18 +161,24 @@ func TestOversizedFrameClosesOnlyThatConnection(t *testing.T) {
 }
 
 func TestServeUnixSocket(t *testing.T) {
-	path := t.TempDir() + "/s.sock"
-	srv := helloServer(func(s *simpleserver.Server) { s.Network, s.Addr = "unix", path })
-	if err := srv.Start(nil); err != nil {
-		t.Fatal(err)
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			path := t.TempDir() + "/s.sock"
+			srv := helloServer(func(s *simpleserver.Server) { s.Network, s.Addr, s.Workers = "unix", path, workers })
+			if err := srv.Start(nil); err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i := range 10 {
+				expectRoundTrip(t, c, fmt.Sprint("over unix ", i))
+			}
+		})
 	}
-	defer srv.Close()
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	expectRoundTrip(t, c, "over unix")
 }
 
 func TestServeReturnsErrServerClosed(t *testing.T) {
