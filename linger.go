@@ -1,10 +1,10 @@
 package simpleserver
 
 import (
-	"github.com/simple-server/simpleserver/internal/sock"
 	"time"
 
 	"github.com/simple-server/simpleserver/internal/poll"
+	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
 	"golang.org/x/sys/unix"
 )

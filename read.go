@@ -2,10 +2,10 @@ package simpleserver
 
 import (
 	"errors"
-	"github.com/simple-server/simpleserver/internal/sock"
 
 	"github.com/simple-server/simpleserver/codec"
 	"github.com/simple-server/simpleserver/internal/buffer"
+	"github.com/simple-server/simpleserver/internal/sock"
 	"golang.org/x/sys/unix"
 )
 
