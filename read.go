@@ -88,6 +88,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		l.markDirty(c)
 	}
 	off, msgs := 0, uint64(0)
+	serial := c.serial()
 	for off < len(buf) && !c.stopped && !c.closing.Load() {
 		var msg []byte
 		var n int
@@ -114,9 +115,9 @@ func (l *loop) onData(c *Conn, data []byte) {
 		}
 		off += n
 		msgs++
-		if s.pool == nil {
+		if serial == nil {
 			c.serve(msg)
-		} else if c.serial().Push(append(buffer.Get(len(msg)), msg...)) {
+		} else if serial.Push(append(buffer.Get(len(msg)), msg...)) {
 			c.pause |= pauseWorker
 		}
 	}

@@ -100,16 +100,40 @@ func (p *Pool) isClosed() bool {
 	return p.closed
 }
 
-// closeWithin closes p and fails the test if Close does not return before
-// the deadline.
-func closeWithin(t testing.TB, p *Pool) {
-	t.Helper()
+// closing runs p.Close on another goroutine; the channel is closed when
+// Close returns.
+func closing(p *Pool) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		p.Close()
 		close(done)
 	}()
-	recv(t, done, "Pool.Close to return")
+	return done
+}
+
+// closeWithin closes p and fails the test if Close does not return before
+// the deadline.
+func closeWithin(t testing.TB, p *Pool) {
+	t.Helper()
+	recv(t, closing(p), "Pool.Close to return")
+}
+
+// occupy holds n of p's workers with runners that wait for release to be
+// closed, and returns once all n run.
+func (p *testPool) occupy(t testing.TB, n int) (release chan struct{}) {
+	t.Helper()
+	started, release := make(chan struct{}, n), make(chan struct{})
+	for range n {
+		p.submit(runFunc(func() bool {
+			started <- struct{}{}
+			p.block(release)
+			return false
+		}), false)
+	}
+	for range n {
+		recv(t, started, "a gate runner to start")
+	}
+	return release
 }
 
 // poolWorkers counts the goroutines NewPool started that have not exited,

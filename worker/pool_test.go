@@ -79,13 +79,7 @@ func TestPoolFIFO(t *testing.T) {
 	for i := range 10 {
 		p.submit(runFunc(func() bool { order = append(order, -1-i); return false }), false)
 	}
-	started, release := make(chan struct{}), make(chan struct{})
-	p.submit(runFunc(func() bool {
-		close(started)
-		p.block(release)
-		return false
-	}), false)
-	recv(t, started, "the gate runner to start")
+	release := p.occupy(t, 1)
 	const n = 300
 	for i := range n {
 		p.submit(runFunc(func() bool { order = append(order, i); return false }), false)
@@ -117,13 +111,7 @@ func TestPoolYieldingRunnerGoesToBack(t *testing.T) {
 			return runs > 0
 		})
 	}
-	started, release := make(chan struct{}), make(chan struct{})
-	p.submit(runFunc(func() bool {
-		close(started)
-		p.block(release)
-		return false
-	}), false)
-	recv(t, started, "the gate runner to start")
+	release := p.occupy(t, 1)
 	p.submit(yielder("A", 3), false)
 	p.submit(yielder("B", 2), false)
 	p.submit(yielder("C", 1), false)
@@ -150,28 +138,14 @@ func TestPoolCloseWaitsForQueuedWork(t *testing.T) {
 	if got := poolWorkers() - baseWorkers; got != workers {
 		t.Fatalf("%d worker goroutines after NewPool(%d)", got, workers)
 	}
-	started, release := make(chan struct{}, workers), make(chan struct{})
-	for range workers {
-		p.submit(runFunc(func() bool {
-			started <- struct{}{}
-			p.block(release)
-			return false
-		}), false)
-	}
-	for range workers {
-		recv(t, started, "a gate runner to start")
-	}
+	release := p.occupy(t, workers)
 	// Both workers are held: everything below stays queued.
 	var ran atomic.Int64
 	for range queued {
 		p.submit(runFunc(func() bool { ran.Add(1); return false }), false)
 	}
 
-	closed := make(chan struct{})
-	go func() {
-		p.Close()
-		close(closed)
-	}()
+	closed := closing(p.Pool)
 	waitFor(t, "Close to mark the pool closed", p.isClosed)
 	noValue(t, closed, "return of Close while workers are busy")
 	if got := ran.Load(); got != 0 {
@@ -246,11 +220,7 @@ func TestPoolCloseRunsYieldedRunners(t *testing.T) {
 		return runs < 3
 	}), false)
 	recv(t, started, "the runner to start")
-	closed := make(chan struct{})
-	go func() {
-		p.Close()
-		close(closed)
-	}()
+	closed := closing(p.Pool)
 	waitFor(t, "Close to mark the pool closed", p.isClosed)
 	close(release)
 	recv(t, closed, "Close to return")

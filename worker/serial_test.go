@@ -537,11 +537,7 @@ func TestPoolCloseFinishesSerialBacklog(t *testing.T) {
 		s.Push(v)
 	}
 	recv(t, started, "item 0 to start")
-	closed := make(chan struct{})
-	go func() {
-		p.Close()
-		close(closed)
-	}()
+	closed := closing(p.Pool)
 	waitFor(t, "Close to mark the pool closed", p.isClosed)
 	close(release)
 	recv(t, closed, "Close to return")

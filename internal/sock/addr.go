@@ -94,28 +94,17 @@ func getname(trap uintptr, fd int) (unix.Sockaddr, error) {
 }
 
 // decodeSockaddr converts the first n bytes of rsa, as filled in by
-// accept4/getsockname/getpeername, into a unix.Sockaddr.
+// accept4/getsockname/getpeername, into a unix.Sockaddr. peerOf does the
+// decoding; only an AF_UNIX name, which a Peer does not hold, is read here.
 func decodeSockaddr(rsa *unix.RawSockaddrAny, n uint32) (unix.Sockaddr, error) {
-	if n > unix.SizeofSockaddrAny {
-		// The kernel reports the full length even when it truncated the
-		// copy; RawSockaddrAny is large enough for every family we handle,
-		// so this means some other family.
-		return nil, unix.EAFNOSUPPORT
+	p, err := peerOf(rsa, n)
+	if err != nil {
+		return nil, err
 	}
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		pp := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet4{Port: ntohs(pp.Port), Addr: pp.Addr}
-		return sa, nil
-	case unix.AF_INET6:
-		pp := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet6{Port: ntohs(pp.Port), ZoneId: pp.Scope_id, Addr: pp.Addr}
-		return sa, nil
-	case unix.AF_UNIX:
-		pp := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		return &unix.SockaddrUnix{Name: unixName(pp, n)}, nil
+	if p.Unix() {
+		return &unix.SockaddrUnix{Name: unixName((*unix.RawSockaddrUnix)(unsafe.Pointer(rsa)), n)}, nil
 	}
-	return nil, unix.EAFNOSUPPORT
+	return p.sockaddr(), nil
 }
 
 // unixName renders an AF_UNIX address using the "@" convention of Go and

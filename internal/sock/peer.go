@@ -25,10 +25,13 @@ type Peer struct {
 	family uint16 // 0 when unknown
 }
 
-// peerOf packs the first n bytes of rsa, as accept4 filled them in.
+// peerOf packs the first n bytes of rsa, as accept4, getsockname or
+// getpeername filled them in.
 func peerOf(rsa *unix.RawSockaddrAny, n uint32) (Peer, error) {
 	if n > unix.SizeofSockaddrAny {
-		// See decodeSockaddr: some family we do not handle.
+		// The kernel reports the full length even when it truncated the
+		// copy; RawSockaddrAny is large enough for every family we handle,
+		// so this means some other family.
 		return Peer{}, unix.EAFNOSUPPORT
 	}
 	switch rsa.Addr.Family {
@@ -56,13 +59,22 @@ func (p Peer) Unix() bool { return p.family == unix.AF_UNIX }
 // Addr returns the *net.TCPAddr ToAddr would for the same address, or nil
 // for an AF_UNIX or unknown peer.
 func (p Peer) Addr() net.Addr {
+	if !p.TCP() {
+		return nil
+	}
+	return ToAddr(p.sockaddr())
+}
+
+// sockaddr is p as a unix.Sockaddr, or nil unless p is AF_INET or
+// AF_INET6.
+func (p Peer) sockaddr() unix.Sockaddr {
 	switch p.family {
 	case unix.AF_INET:
-		sa := unix.SockaddrInet4{Port: int(p.port)}
+		sa := &unix.SockaddrInet4{Port: int(p.port)}
 		copy(sa.Addr[:], p.ip[:4])
-		return ToAddr(&sa)
+		return sa
 	case unix.AF_INET6:
-		return ToAddr(&unix.SockaddrInet6{Port: int(p.port), ZoneId: p.zone, Addr: p.ip})
+		return &unix.SockaddrInet6{Port: int(p.port), ZoneId: p.zone, Addr: p.ip}
 	}
 	return nil
 }
