@@ -182,7 +182,12 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 	dialAll(ctx, r, conns)
 
 	// The clock and the -d limit start once every connection is up, so the
-	// dial phase (which can take a while for thousands) does not count.
+	// dial phase (which can take a while for thousands) does not count. The
+	// clock starts first: the limit's timer then fires no earlier than -d
+	// after it, so a -d run never reports less than -d.
+	cpu0 := cpuTimes()
+	start := r.now()
+	r.start = start
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Duration > 0 {
@@ -194,9 +199,6 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		<-runCtx.Done()
 		r.stopped.Store(true)
 	}()
-	cpu0 := cpuTimes()
-	start := r.now()
-	r.start = start
 	if cfg.Hold {
 		held := 0
 		for _, c := range conns {
