@@ -68,15 +68,20 @@ type Conn struct {
 	// per flush instead of several per message.
 	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
 	settledQueued int    // this connection's share of stats.queued
-	value         any
+
+	// value is SetValue's; a pointer, so that Value (once per HTTP request)
+	// takes no lock.
+	value atomic.Pointer[any]
 }
 
 // connRare is the part of a Conn that most connections never need. It is
 // made the first time a connection needs any of it, and then kept.
 type connRare struct {
 	// Set before the Conn is published; then read-only.
-	serial     *worker.Serial[[]byte] // with Server.Workers only
+	serial     *worker.Serial[job] // with Server.Workers only
 	notifyTask func()
+
+	resume atomic.Pointer[func()] // ResumeReading's task, made on first use
 
 	// Owned by the loop goroutine.
 	in      []byte            // the start of a frame not complete yet
@@ -89,8 +94,16 @@ type connRare struct {
 	// counting.
 	notes   []writeNote
 	written uint64
-	reason  error    // the error OnClose gets
-	remote  net.Addr // made from Conn.peer when first asked for
+	drained chan struct{} // closed when output drains to low water; see WaitDrain
+	reason  error         // the error OnClose gets
+	remote  net.Addr      // made from Conn.peer when first asked for
+}
+
+// job is one piece of a connection's work for a worker: a message for the
+// Handler, or a function from Conn.Offload.
+type job struct {
+	msg []byte
+	fn  func()
 }
 
 func newConn(l *loop, fd int, peer sock.Peer) *Conn {
@@ -142,7 +155,7 @@ func (c *Conn) newRare() *connRare {
 
 // serial returns c's worker queue, or nil without Server.Workers. Any
 // goroutine.
-func (c *Conn) serial() *worker.Serial[[]byte] {
+func (c *Conn) serial() *worker.Serial[job] {
 	if x := c.rare.Load(); x != nil {
 		return x.serial
 	}
@@ -220,6 +233,37 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	return n, nil
 }
 
+// WaitDrain blocks while c's queued output is at or above
+// Server.WriteHighWater, until it drains to WriteLowWater; then it returns
+// nil, or ErrConnClosed if c closed first. A goroutine that streams a large
+// reply (a worker) calls it between writes, so the reply flows at the
+// peer's pace instead of piling up to MaxPendingBytes. It returns at once
+// when the watermarks are off. Any goroutine but c's loop, which must
+// never wait.
+func (c *Conn) WaitDrain() error {
+	high := c.loop.srv.highWater
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrConnClosed
+	}
+	if high <= 0 || c.out.Len() < high {
+		c.mu.Unlock()
+		return nil
+	}
+	x := c.moreLocked()
+	if x.drained == nil {
+		x.drained = make(chan struct{})
+	}
+	ch := x.drained
+	c.mu.Unlock()
+	<-ch
+	if c.closing.Load() {
+		return ErrConnClosed
+	}
+	return nil
+}
+
 // Close stops reading, lets the messages already received be handled,
 // writes what is queued, then closes the socket. Writes after Close fail
 // with ErrConnClosed; so does a second Close. Any goroutine may call it.
@@ -269,17 +313,16 @@ func (c *Conn) LocalAddr() net.Addr {
 // SetValue attaches a user value to the connection. Any goroutine may call
 // it.
 func (c *Conn) SetValue(v any) {
-	c.mu.Lock()
-	c.value = v
-	c.mu.Unlock()
+	c.value.Store(&v)
 }
 
 // Value returns the value set with SetValue, or nil. Any goroutine may
 // call it.
 func (c *Conn) Value() any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.value
+	if p := c.value.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Buffered returns the number of bytes queued but not yet written to the

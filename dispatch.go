@@ -10,6 +10,11 @@ import (
 // serve runs the handler for one message, on the loop or on a worker. A
 // panic closes only this connection.
 func (c *Conn) serve(msg []byte) {
+	c.protect(func() { c.loop.srv.Handler.ServeMessage(c, msg) })
+}
+
+// protect runs f; a panic in it is logged with its stack and closes c.
+func (c *Conn) protect(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("%w: %v", ErrHandlerPanic, r)
@@ -19,17 +24,39 @@ func (c *Conn) serve(msg []byte) {
 			c.Close()
 		}
 	}()
-	c.loop.srv.Handler.ServeMessage(c, msg)
+	f()
 }
 
-// serveOffloaded is the worker.Serial function: it handles one copied
-// message on a worker and releases the copy. Messages queued before a
-// Close are dropped, not handled: their replies could not be sent.
-func (c *Conn) serveOffloaded(msg []byte) {
-	if !c.closing.Load() {
-		c.serve(msg)
+// serveOffloaded is the worker.Serial function. A message is a copy: it is
+// handled and released. Messages queued before a Close are dropped, not
+// handled: their replies could not be sent. Offloaded functions always
+// run, so that they can release what they hold.
+func (c *Conn) serveOffloaded(j job) {
+	if j.fn != nil {
+		c.protect(j.fn)
+		return
 	}
-	buffer.Put(msg)
+	if !c.closing.Load() {
+		c.serve(j.msg)
+	}
+	buffer.Put(j.msg)
+}
+
+// Offload runs f on a worker of the server's pool (Server.Workers must be
+// positive), after every function and message of c offloaded earlier has
+// been handled: one at a time and in order, while other connections' work
+// runs in parallel. f runs even if c has closed by then (its methods then
+// return ErrConnClosed), so that it can release what it holds. A panic in
+// f is recovered, logged, and closes c. When WorkerQueue functions of c
+// wait, the loop stops reading c until half of them have run. On the loop.
+func (c *Conn) Offload(f func()) {
+	s := c.serial()
+	if s == nil {
+		panic("simpleserver: Conn.Offload needs Server.Workers > 0")
+	}
+	if s.Push(job{fn: f}) {
+		c.pause |= pauseWorker
+	}
 }
 
 // workerNotified runs on the loop when c's Serial drained to half its

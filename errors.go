@@ -15,6 +15,10 @@ var (
 	// or the connection has closed for any other reason.
 	ErrConnClosed = errors.New("simpleserver: connection closed")
 
+	// ErrDetached is the close reason of a connection whose socket was
+	// handed over with Conn.Detach.
+	ErrDetached = errors.New("simpleserver: connection detached")
+
 	// ErrHandlerPanic is the close reason (wrapped, with the panic value)
 	// of a connection whose handler panicked.
 	ErrHandlerPanic = errors.New("simpleserver: handler panicked")

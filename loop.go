@@ -275,7 +275,7 @@ func (l *loop) register(fd int, peer sock.Peer) {
 		// Accepted before the stop reached the acceptor: answer what it
 		// sent, like every other connection.
 		l.read(c)
-		l.stopReading(c, kindShutdown, ErrServerClosed)
+		l.drain(c)
 	}
 	// Edge-triggered: data that arrived before the ADD (always, with
 	// TCP_DEFER_ACCEPT) is reported by the ADD itself, so no read here.
@@ -303,10 +303,23 @@ func (l *loop) shutdown() {
 		// Requests already in the socket buffer were accepted by the
 		// kernel on our behalf: answer them too (one budget's worth).
 		l.read(c)
-		if c.fd >= 0 {
-			l.stopReading(c, kindShutdown, ErrServerClosed)
-		}
+		l.drain(c)
 	}
+}
+
+// drain starts the graceful close of c. A Codec's connection stops reading
+// at once; a StreamHandler's is read on until the handler closes it at a
+// message boundary. On the loop.
+func (l *loop) drain(c *Conn) {
+	if c.fd < 0 {
+		return
+	}
+	if l.srv.Stream == nil || c.stopped {
+		l.stopReading(c, kindShutdown, ErrServerClosed)
+		return
+	}
+	c.setReason(kindShutdown, ErrServerClosed)
+	l.srv.Stream.DrainStream(c)
 }
 
 // closeAll closes every connection and listener at once, and returns how

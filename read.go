@@ -43,6 +43,15 @@ func (l *loop) read(c *Conn) {
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
 			c.setReason(kindPeer, nil)
+			if l.srv.Stream != nil && !c.closing.Load() {
+				// A stream handler learns of the EOF with what it kept,
+				// which may be a message cut short.
+				var kept []byte
+				if x := c.rare.Load(); x != nil {
+					kept = x.in
+				}
+				l.serveStream(c, kept, true)
+			}
 			c.stopped, c.sawEOF = true, true
 		case err == unix.EINTR:
 			continue
@@ -76,8 +85,16 @@ func (l *loop) onData(c *Conn, data []byte) {
 	l.touch(c)
 	buf := data
 	if x := c.rare.Load(); x != nil && len(x.in) > 0 {
-		x.in = append(x.in, data...)
+		x.in = appendPooled(x.in, data)
 		buf = x.in
+	}
+	if s.Stream != nil {
+		if !c.closing.Load() {
+			l.serveStream(c, buf, false)
+		} else {
+			l.keepTail(c, buf, len(buf))
+		}
+		return
 	}
 	if s.pool == nil {
 		// The handler runs here and will likely write: this turn's
@@ -117,7 +134,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		msgs++
 		if serial == nil {
 			c.serve(msg)
-		} else if serial.Push(append(buffer.Get(len(msg)), msg...)) {
+		} else if serial.Push(job{msg: append(buffer.Get(len(msg)), msg...)}) {
 			c.pause |= pauseWorker
 		}
 	}
@@ -125,33 +142,61 @@ func (l *loop) onData(c *Conn, data []byte) {
 	l.keepTail(c, buf, off)
 }
 
-// keepTail keeps buf[off:], the start of a frame not complete yet, in
-// c's rare part, and releases that buffer when nothing is left, so an idle
-// connection holds none. It arms the read timeout when a new frame begins
-// and disarms it when no frame is pending; keepTail(c, nil, 0) releases
-// and disarms. On the loop.
+// keepTail keeps buf[off:], the start of a frame not complete yet (or
+// what a StreamHandler left), in c's rare part, and releases that buffer
+// when nothing is left, so an idle connection holds none. For a Codec it
+// also runs the read timeout: armed when a new frame begins, disarmed when
+// no frame is pending (a StreamHandler runs it itself). keepTail(c, nil, 0)
+// releases and disarms. On the loop.
 func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	rest := buf[off:]
 	x := c.rare.Load()
+	framed := l.srv.Stream == nil
 	switch {
-	case len(rest) == 0 || c.stopped || c.closing.Load():
+	case c.stopped || c.closing.Load():
 		if x != nil {
-			if x.in != nil {
-				buffer.Put(x.in)
-				x.in = nil
-			}
+			l.release(x)
 			l.readDLs.Remove(&x.readDL)
+		}
+	case len(rest) == 0:
+		if x != nil {
+			l.release(x)
+			if framed {
+				l.readDLs.Remove(&x.readDL)
+			}
 		}
 	case x != nil && len(x.in) > 0:
 		// buf is x.in: move the tail to the front. If frames were
 		// consumed, the tail is a new frame and gets a new deadline.
 		x.in = x.in[:copy(x.in, rest)]
-		if off > 0 {
+		if off > 0 && framed {
 			l.armReadDL(c)
 		}
 	default:
 		x = c.more()
 		x.in = append(buffer.Get(len(rest)), rest...)
-		l.armReadDL(c)
+		if framed {
+			l.armReadDL(c)
+		}
 	}
+}
+
+// release gives back the buffer of kept input. On the loop.
+func (l *loop) release(x *connRare) {
+	if x.in != nil {
+		buffer.Put(x.in)
+		x.in = nil
+	}
+}
+
+// appendPooled is append(b, p...) for kept input: when b must grow, the
+// new buffer comes from the pools (doubling, so a large message arriving
+// in many reads is copied O(1) times per byte) and b goes back to them.
+func appendPooled(b, p []byte) []byte {
+	if len(b)+len(p) <= cap(b) {
+		return append(b, p...)
+	}
+	nb := append(buffer.Get(max(2*cap(b), len(b)+len(p))), b...)
+	buffer.Put(b)
+	return append(nb, p...)
 }

@@ -66,11 +66,16 @@ type Server struct {
 	// Network is "tcp" (the default), "tcp4", "tcp6" or "unix".
 	Network string
 
-	// Handler handles each message. Required.
+	// Handler handles each message. Required, unless Stream is set.
 	Handler Handler
 	// Codec cuts the inbound stream into messages. Nil means no framing:
 	// every read's bytes are one message (an echo server, a proxy).
 	Codec codec.Codec
+	// Stream, if set, serves a protocol that frames itself (HTTP/1.1, in
+	// package http1) instead of Codec and Handler, which must then be nil.
+	// If it also implements StreamValidator, Start calls ValidateServer
+	// first and fails with its error.
+	Stream StreamHandler
 
 	// OnOpen, if set, is called on the connection's loop when it is
 	// registered, before any of its messages is handled.
@@ -280,8 +285,16 @@ func (s *Server) Start(ln net.Listener) error {
 
 // check validates the configuration before anything is opened.
 func (s *Server) check() error {
-	if s.Handler == nil {
+	switch {
+	case s.Stream != nil && (s.Handler != nil || s.Codec != nil):
+		return errors.New("simpleserver: Server.Stream is set together with Handler or Codec")
+	case s.Stream == nil && s.Handler == nil:
 		return errors.New("simpleserver: Server.Handler is nil")
+	}
+	if v, ok := s.Stream.(StreamValidator); ok {
+		if err := v.ValidateServer(s); err != nil {
+			return err
+		}
 	}
 	if v, ok := s.Codec.(codec.Validator); ok {
 		if err := v.Validate(); err != nil {

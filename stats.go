@@ -40,6 +40,7 @@ type ClosedStats struct {
 	Shutdown     uint64 // ErrServerClosed
 	Limit        uint64 // over MaxConns, or shed while out of descriptors
 	Error        uint64 // an I/O error, such as a reset
+	Detached     uint64 // handed over with Conn.Detach (an HTTP hijack)
 }
 
 // closeKind classifies why a connection closed; see ClosedStats.
@@ -58,6 +59,7 @@ const (
 	kindShutdown
 	kindLimit
 	kindError
+	kindDetached
 	numKinds
 )
 
@@ -101,6 +103,7 @@ func (s *Server) Stats() Stats {
 		st.Closed.Shutdown += k[kindShutdown].Load()
 		st.Closed.Limit += k[kindLimit].Load()
 		st.Closed.Error += k[kindError].Load()
+		st.Closed.Detached += k[kindDetached].Load()
 	}
 	return st
 }

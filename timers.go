@@ -35,6 +35,13 @@ func (l *loop) armWriteDL(c *Conn) {
 	}
 }
 
+// disarmReadDL stops c's read timeout, if it runs. On the loop.
+func (l *loop) disarmReadDL(c *Conn) {
+	if x := c.rare.Load(); x != nil {
+		l.readDLs.Remove(&x.readDL)
+	}
+}
+
 // disarmWriteDL stops c's write timeout, if it runs. On the loop.
 func (l *loop) disarmWriteDL(c *Conn) {
 	if x := c.rare.Load(); x != nil {

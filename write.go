@@ -15,13 +15,13 @@ func (l *loop) flush(c *Conn) {
 	// either is seen by this flush or requests another one.
 	c.flushQueued.Store(false)
 	c.mu.Lock()
-	if c.out.Len() == 0 {
-		l.settleStats(c)
-		c.mu.Unlock()
-		l.unblocked(c)
-		return
+	var n int
+	var err error
+	if c.out.Len() > 0 {
+		n, err = c.out.WriteTo(int(c.fd), l.iov)
 	}
-	n, err := c.out.WriteTo(int(c.fd), l.iov)
+	// Notes fire with nothing queued too: a WriteNotify of no bytes asks
+	// to hear when what was queued before it is written.
 	fired := l.firedBuf[:0]
 	if x := c.rare.Load(); x != nil {
 		x.written += uint64(n)
@@ -35,9 +35,12 @@ func (l *loop) flush(c *Conn) {
 		}
 	}
 	pending := c.out.Len()
+	l.wakeDrain(c, pending)
 	l.settleStats(c)
 	c.mu.Unlock()
-	l.stats.bytesOut.Add(uint64(n))
+	if n > 0 {
+		l.stats.bytesOut.Add(uint64(n))
+	}
 
 	for _, w := range fired {
 		w.fn(c, nil)
@@ -46,7 +49,9 @@ func (l *loop) flush(c *Conn) {
 	l.firedBuf = fired[:0]
 	switch err {
 	case nil:
-		l.touch(c)
+		if n > 0 {
+			l.touch(c)
+		}
 		l.unblocked(c)
 	case unix.EAGAIN:
 		if n > 0 || !c.outBlocked {
@@ -58,6 +63,16 @@ func (l *loop) flush(c *Conn) {
 		l.watermarks(c, pending)
 	default:
 		l.closeConn(c, kindError, err)
+	}
+}
+
+// wakeDrain releases the goroutines blocked in WaitDrain once c's output,
+// pending bytes now, is at or below the low watermark (or gone, because c
+// closed). With c.mu held, on the loop.
+func (l *loop) wakeDrain(c *Conn, pending int) {
+	if x := c.rare.Load(); x != nil && x.drained != nil && pending <= max(l.srv.lowWater, 0) {
+		close(x.drained)
+		x.drained = nil
 	}
 }
 
@@ -148,21 +163,35 @@ func (l *loop) settle(c *Conn) {
 // closeConn closes c's socket now, dropping unwritten output: an abort,
 // which the peer may see as a reset. On the loop.
 func (l *loop) closeConn(c *Conn, kind closeKind, reason error) {
-	l.detach(c, kind, reason, false)
+	l.detach(c, kind, reason, endAbort)
 }
 
 // finish closes c, whose output is all written, in an orderly way: if the
 // peer has not ended its side, the socket lingers (see linger.go) so the
 // replies already in the kernel reach it. On the loop.
 func (l *loop) finish(c *Conn) {
-	l.detach(c, kindNone, nil, !c.sawEOF)
+	how := endLinger
+	if c.sawEOF {
+		how = endAbort // nothing unread: a plain close sends a FIN
+	}
+	l.detach(c, kindNone, nil, how)
 }
 
-// detach ends c: it closes the socket (or starts its lingering close) and
-// reports the close exactly once, afterwards: to the write callbacks still
-// due, to the stats, and to OnClose. kind and reason apply unless a reason
-// is recorded already. On the loop.
-func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
+// ending is what detach does with the socket.
+type ending uint8
+
+const (
+	endAbort    ending = iota // close it now
+	endLinger                 // shut down its sending side and linger (linger.go)
+	endHandOver               // leave it open: it was handed over (Conn.Detach)
+)
+
+// detach ends c: it closes the socket (or starts its lingering close, or
+// leaves it to whom it was handed over) and reports the close exactly
+// once, afterwards: to the write callbacks still due, to the stats, to the
+// StreamHandler and to OnClose. kind and reason apply unless a reason is
+// recorded already. On the loop.
+func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	if c.fd < 0 {
 		return
 	}
@@ -180,14 +209,16 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	if x := c.rare.Load(); x != nil {
 		reason, notes, x.notes = x.reason, x.notes, nil
 	}
+	l.wakeDrain(c, 0)
 	c.out.Reset()
 	l.settleStats(c)
 	c.mu.Unlock()
 
 	l.conns.set(fd, nil)
-	if linger {
+	switch how {
+	case endLinger:
 		l.linger(fd)
-	} else {
+	case endAbort:
 		// No EPOLL_CTL_DEL: the socket was never duplicated, so closing
 		// it removes it from the epoll set, one syscall fewer.
 		unix.Close(fd)
@@ -204,6 +235,9 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, linger bool) {
 	}
 	for _, w := range notes {
 		w.fn(c, noteErr)
+	}
+	if l.srv.Stream != nil {
+		l.srv.Stream.CloseStream(c, reason)
 	}
 	if l.srv.OnClose != nil {
 		l.srv.OnClose(c, reason)

@@ -69,3 +69,20 @@ func Dup(ln net.Listener) (int, error) {
 	}
 	return nfd, nil
 }
+
+// FileConn returns a net.Conn for the connected socket fd, served by the Go
+// runtime's netpoller from then on; fd stays the caller's, to close.
+//
+// net.FileConn needs an *os.File, whose finalizer closes its descriptor:
+// handing it fd itself would close fd behind the caller's back whenever the
+// garbage collector found the File. So the File gets a duplicate, which
+// FileConn duplicates once more and which is closed here.
+func FileConn(fd int) (net.Conn, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
+	}
+	f := os.NewFile(uintptr(nfd), "")
+	defer f.Close()
+	return net.FileConn(f)
+}

@@ -1,0 +1,139 @@
+package simpleserver
+
+// StreamHandler serves a protocol that frames itself, such as HTTP/1.1,
+// in place of a Codec and a Handler (Server.Stream). The server calls its
+// methods on the connection's event loop, so they must not block; work
+// that blocks goes to the workers with Conn.Offload.
+//
+// The server keeps what ServeStream did not consume and offers it again,
+// followed by whatever arrives next, so a handler parses incrementally
+// without buffering input itself, and a connection with nothing kept holds
+// no buffer. Per-connection state goes in Conn.SetValue.
+type StreamHandler interface {
+	// ServeStream is given c's input not consumed yet: what earlier calls
+	// left, followed by what was just read. It returns how many bytes
+	// from the start of in it consumed (0 <= consumed <= len(in)); the
+	// rest is offered again on the next call. in is valid only during the
+	// call. eof reports that the peer ended its side: nothing follows in,
+	// and this is the last call.
+	//
+	// Unlike with a Codec, the server does not know where a stream's
+	// messages begin and end: the handler starts and stops
+	// Server.ReadTimeout itself (Conn.StartReadTimeout).
+	ServeStream(c *Conn, in []byte, eof bool) (consumed int)
+
+	// DrainStream is called once when the server begins a graceful
+	// shutdown (or when a connection arrives during one). Connections
+	// served with a Codec stop reading at once; a stream connection is
+	// read on until the handler closes it with Conn.Close, so a message in
+	// progress (a request whose body is still arriving) can finish. The
+	// handler closes c at its next message boundary, at once if it is
+	// between messages. c's close reason is already ErrServerClosed.
+	DrainStream(c *Conn)
+
+	// CloseStream is called once, when c has closed, with the reason
+	// Server.OnClose gets, before OnClose. It releases what the handler
+	// holds for c, and wakes whatever of its own waits on c.
+	CloseStream(c *Conn, err error)
+}
+
+// StreamValidator is implemented by a StreamHandler that depends on the
+// configuration of the Server it serves (say, on Server.Workers). Start
+// calls ValidateServer before it opens anything, with the server's lock
+// held (so it must only read s's fields), and fails with its error.
+type StreamValidator interface {
+	ValidateServer(s *Server) error
+}
+
+// pauseUser: the StreamHandler paused reading (Conn.PauseReading).
+const pauseUser uint8 = 1 << 2
+
+// PauseReading stops the loop from reading c until ResumeReading: a
+// StreamHandler calls it when it can take no more input for now (a request
+// body's buffer is full, or a handler runs and input queues up behind it).
+// What was read already stays kept; the peer's further bytes wait in the
+// kernel, which in time stops the peer from sending. On the loop.
+func (c *Conn) PauseReading() {
+	c.pause |= pauseUser
+}
+
+// ResumeReading undoes PauseReading, offers c's kept input to ServeStream
+// again (a StreamHandler that returned without consuming, because it was
+// waiting for something, calls it once that something is done, paused or
+// not), and then reads on. Any goroutine may call it; the loop acts on it
+// in its next turn.
+func (c *Conn) ResumeReading() {
+	c.loop.post(c.more().resumeTask(c))
+}
+
+// resumeTask returns c's prebuilt resume task, so resuming (once per HTTP
+// request on the workers) allocates nothing.
+func (x *connRare) resumeTask(c *Conn) func() {
+	if f := x.resume.Load(); f != nil {
+		return *f
+	}
+	f := func() { c.loop.resumeStream(c) }
+	x.resume.CompareAndSwap(nil, &f)
+	return *x.resume.Load()
+}
+
+// resumeStream is ResumeReading on the loop.
+func (l *loop) resumeStream(c *Conn) {
+	if c.fd < 0 || c.stopped {
+		return
+	}
+	c.pause &^= pauseUser
+	if x := c.rare.Load(); x != nil && len(x.in) > 0 && !c.closing.Load() {
+		l.serveStream(c, x.in, false)
+	}
+	if c.canRead() {
+		// Edge-triggered: what arrived while paused raised its edge
+		// already, so read now rather than wait for another.
+		l.read(c)
+	}
+}
+
+// serveStream offers buf, c's kept input followed by new input (or the
+// kept input alone), to the StreamHandler and keeps what it leaves. On the
+// loop.
+func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
+	// ServeStream runs here and will likely write: this turn's flush
+	// covers it, so its writes need not request one.
+	if !c.flushQueued.Load() {
+		c.flushQueued.Store(true)
+	}
+	l.markDirty(c)
+	n := l.srv.Stream.ServeStream(c, buf, eof)
+	if n < 0 || n > len(buf) {
+		panic("simpleserver: ServeStream consumed a count outside its input")
+	}
+	l.keepTail(c, buf, n)
+}
+
+// StartReadTimeout starts Server.ReadTimeout for c unless it is running
+// already: c is closed with ErrReadTimeout unless StopReadTimeout is called
+// within that time. A StreamHandler calls it where a message begins (HTTP:
+// the first byte of a request head) and StopReadTimeout where it is
+// complete; RestartReadTimeout makes it count from now instead (HTTP: a
+// request body that makes progress). No-op when ReadTimeout is 0. On the
+// loop.
+func (c *Conn) StartReadTimeout() {
+	if c.loop.srv.ReadTimeout > 0 && c.fd >= 0 {
+		if x := c.more(); !x.readDL.Linked() {
+			c.loop.armReadDL(c)
+		}
+	}
+}
+
+// RestartReadTimeout starts Server.ReadTimeout for c afresh, counting from
+// now. On the loop.
+func (c *Conn) RestartReadTimeout() {
+	if c.fd >= 0 {
+		c.loop.armReadDL(c)
+	}
+}
+
+// StopReadTimeout stops c's read timeout. On the loop.
+func (c *Conn) StopReadTimeout() {
+	c.loop.disarmReadDL(c)
+}
