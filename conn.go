@@ -220,7 +220,9 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		x := c.moreLocked()
 		x.notes = append(x.notes, writeNote{end: x.written + uint64(c.out.Len()), fn: done})
 	}
-	c.unsettledMsgs++
+	if n > 0 {
+		c.unsettledMsgs++ // a WriteNotify of nothing is no message
+	}
 	c.mu.Unlock()
 	// The append is ordered before this load. If it sees the flag set,
 	// the loop has not cleared it yet, and it clears it before taking mu

@@ -1,5 +1,7 @@
 package simpleserver
 
+import "fmt"
+
 // StreamHandler serves a protocol that frames itself, such as HTTP/1.1,
 // in place of a Codec and a Handler (Server.Stream). The server calls its
 // methods on the connection's event loop, so they must not block; work
@@ -57,11 +59,11 @@ func (c *Conn) PauseReading() {
 	c.pause |= pauseUser
 }
 
-// ResumeReading undoes PauseReading, offers c's kept input to ServeStream
-// again (a StreamHandler that returned without consuming, because it was
-// waiting for something, calls it once that something is done, paused or
-// not), and then reads on. Any goroutine may call it; the loop acts on it
-// in its next turn.
+// ResumeReading undoes PauseReading, calls ServeStream again with c's
+// kept input, which may be none (a StreamHandler that returned without
+// consuming, because it was waiting for something, calls it once that
+// something is done, paused or not), and then reads on. Any goroutine may
+// call it; the loop acts on it in its next turn.
 func (c *Conn) ResumeReading() {
 	c.loop.post(c.more().resumeTask(c))
 }
@@ -83,8 +85,12 @@ func (l *loop) resumeStream(c *Conn) {
 		return
 	}
 	c.pause &^= pauseUser
-	if x := c.rare.Load(); x != nil && len(x.in) > 0 && !c.closing.Load() {
-		l.serveStream(c, x.in, false)
+	if !c.closing.Load() {
+		var kept []byte
+		if x := c.rare.Load(); x != nil {
+			kept = x.in
+		}
+		l.serveStream(c, kept, false)
 	}
 	if c.canRead() {
 		// Edge-triggered: what arrived while paused raised its edge
@@ -103,10 +109,14 @@ func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
 		c.flushQueued.Store(true)
 	}
 	l.markDirty(c)
-	n := l.srv.Stream.ServeStream(c, buf, eof)
-	if n < 0 || n > len(buf) {
-		panic("simpleserver: ServeStream consumed a count outside its input")
-	}
+	n := 0
+	// A panic closes this connection only (and keeps nothing of it).
+	c.protect(func() {
+		n = l.srv.Stream.ServeStream(c, buf, eof)
+		if n < 0 || n > len(buf) {
+			panic(fmt.Sprintf("simpleserver: ServeStream consumed %d of %d bytes", n, len(buf)))
+		}
+	})
 	l.keepTail(c, buf, n)
 }
 

@@ -201,6 +201,11 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	c.closed = true
 	c.closing.Store(true)
 	c.setReasonLocked(kind, reason)
+	if how == endHandOver {
+		// Handed over, whatever was on its way: a drain, the peer's EOF.
+		c.kind = kindDetached
+		c.moreLocked().reason = ErrDetached
+	}
 	if c.kind == kindNone {
 		c.setReasonLocked(kindError, nil)
 	}
@@ -237,7 +242,7 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 		w.fn(c, noteErr)
 	}
 	if l.srv.Stream != nil {
-		l.srv.Stream.CloseStream(c, reason)
+		c.protect(func() { l.srv.Stream.CloseStream(c, reason) })
 	}
 	if l.srv.OnClose != nil {
 		l.srv.OnClose(c, reason)
