@@ -370,7 +370,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-c", "-1"}, "-c must be at least 1"},
 		{[]string{"-c", "0"}, "-c must be at least 1"},
 		{[]string{"-pipeline", "0"}, "-pipeline must be at least 1"},
-		{[]string{"-proto", "gopher"}, `-proto must be hello or echo (got "gopher")`},
+		{[]string{"-proto", "gopher"}, `-proto must be hello, echo or http (got "gopher")`},
 		{[]string{"-file", filepath.Join(dir, "missing.txt")}, "-file: open "},
 		{[]string{"-file", blank}, "has no non-empty lines"},
 		{[]string{"-file", huge}, "exceeds the hello limit"},

@@ -41,6 +41,7 @@ import (
 // inflight is a request that has been written and whose reply is owed.
 type inflight struct {
 	idx   int32 // which payload (index into wire.frames and wire.replies)
+	close bool  // http: the request carried Connection: close
 	sent  int64 // run-clock nanoseconds when its bytes were handed to Write
 	start int64 // latency is measured from here: sent, or with -rate the request's due time
 }
@@ -69,6 +70,12 @@ type conn struct {
 	lag   *histogram // -rate: how late requests were sent after their due time
 	quota int64      // requests this connection sends; < 0 means until stopped
 	held  bool       // -hold: got its reply and stayed open
+
+	// http: the response parser, and with -close the request (by number)
+	// that carries Connection: close (-1: none) and whether it was sent.
+	hp        *respParser
+	closeAt   int64
+	closeSent bool
 
 	// -rate: writes and this state are under wmu, shared by the scheduler
 	// and the connection's reader.
@@ -168,7 +175,7 @@ func (c *conn) runWindow() {
 		// in one call.
 		for first := true; c.n > 0; first = false {
 			rec := c.ring[c.head]
-			if !first && c.br.Buffered() < len(c.r.w.replies[rec.idx]) {
+			if !first && c.br.Buffered() < c.r.w.minReply(rec.idx) {
 				break
 			}
 			if err := c.recv(rec); err != nil {
@@ -336,12 +343,16 @@ func (c *conn) runHold() {
 // send writes the next k requests, in as few Write calls as the write
 // buffer allows (one, unless the batch is over 64 KiB; a frame too big for
 // the buffer is written straight from the shared frame table, not copied),
-// and queues them as in flight.
+// and queues them as in flight. The request numbered closeAt is taken from
+// the http close frames instead.
 func (c *conn) send(k int) error {
 	frames := c.r.w.frames
 	buf, bufFirst, bufN := c.wbuf[:0], c.next, 0
 	for range k {
 		f := frames[c.next]
+		if int64(c.sent)+int64(bufN) == c.closeAt {
+			f = c.r.w.http.closeFrames[c.next]
+		}
 		if bufN > 0 && len(buf)+len(f) > cap(buf) {
 			if err := c.write(buf, bufFirst, bufN); err != nil {
 				return err
@@ -388,6 +399,9 @@ func (c *conn) write(b []byte, first, n int) error {
 	count := len(c.r.w.frames)
 	for j := range n {
 		rec := inflight{idx: int32((first + j) % count), sent: t, start: t}
+		if int64(c.sent)+int64(j) == c.closeAt {
+			rec.close, c.closeSent = true, true
+		}
 		if c.lag != nil {
 			rec.start = c.r.due(c.id, c.sent+uint64(j))
 			c.lag.record(uint64(max(t-rec.start, 0)))
@@ -407,6 +421,9 @@ func (c *conn) write(b []byte, first, n int) error {
 // compares it with the expected one. A mismatch is counted, not fatal: the
 // reply had the right length, so the stream is still in step.
 func (c *conn) recv(rec inflight) error {
+	if c.hp != nil {
+		return c.recvHTTP(rec)
+	}
 	want := c.r.w.replies[rec.idx]
 	if need := rec.sent + c.r.timeout; c.rdl < need {
 		c.rdl = need + c.r.slack
@@ -452,9 +469,14 @@ func describeMismatch(got, want []byte, off int) string {
 }
 
 // closeHandshake ends a connection the way the protocol allows: hello's
-// zero-length request, or for echo a half-close; either way the server
-// must then close without sending anything more.
+// zero-length request, for echo a half-close, for http Connection: close
+// (see closeHTTP); either way the server must then close without sending
+// anything more.
 func (c *conn) closeHandshake() {
+	if c.hp != nil {
+		c.closeHTTP()
+		return
+	}
 	deadline := time.Now().Add(c.r.cfg.Timeout)
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		c.fail(kindWrite, err)
@@ -473,11 +495,17 @@ func (c *conn) closeHandshake() {
 			return
 		}
 	}
+	c.expectEOF("the close request")
+}
+
+// expectEOF reads what should be the server's orderly close, after what
+// (the close request).
+func (c *conn) expectEOF(what string) {
 	b, err := c.br.ReadByte()
 	switch {
 	case err == nil:
 		c.bytesIn++
-		c.fail(kindRead, fmt.Errorf("server sent %q after the close request instead of closing", b))
+		c.fail(kindRead, fmt.Errorf("server sent %q after %s instead of closing", b, what))
 	case errors.Is(err, io.EOF):
 		// The orderly close we asked for.
 	default:

@@ -70,12 +70,33 @@ func generatePayloads(text [][]byte, size, count int) [][]byte {
 }
 
 // wire holds, for every payload, the exact bytes sent and the exact reply
-// expected, computed once so the hot loop only copies and compares.
+// expected (for http: the body of the response), computed once so the hot
+// loop only copies and compares.
 type wire struct {
 	frames   [][]byte
 	replies  [][]byte
 	maxFrame int
-	maxReply int
+	maxReply int       // for http an estimate: headers vary
+	http     *httpWire // -proto http only
+}
+
+// minReply is the fewest bytes the reply to payload i can have.
+func (w *wire) minReply(i int32) int {
+	if w.http != nil {
+		return httpMinResponse + len(w.replies[i])
+	}
+	return len(w.replies[i])
+}
+
+// newWire builds the wire of c's protocol and payloads.
+func (c *Config) newWire() (*wire, error) {
+	if c.Chunked && c.Proto != "http" {
+		return nil, errors.New("-chunked is for -proto http")
+	}
+	if c.Proto == "http" {
+		return newHTTPWire(httpHost(c.Addr), c.Payloads, c.Chunked)
+	}
+	return newWire(c.Proto, c.Payloads)
 }
 
 func newWire(proto string, payloads [][]byte) (*wire, error) {
@@ -102,7 +123,7 @@ func newWire(proto string, payloads [][]byte) (*wire, error) {
 			w.frames[i] = p
 			w.replies[i] = p
 		default:
-			return nil, fmt.Errorf("unknown protocol %q (want hello or echo)", proto)
+			return nil, fmt.Errorf("unknown protocol %q (want hello, echo or http)", proto)
 		}
 		w.maxFrame = max(w.maxFrame, len(w.frames[i]))
 		w.maxReply = max(w.maxReply, len(w.replies[i]))

@@ -41,8 +41,10 @@ func TestRateDuration(t *testing.T) {
 		t.Fatalf("OK %v requests %d sent %d", res.OK, res.Requests, res.Sent)
 	}
 	// 2000/s for 0.5s: 1000 requests, give or take the edges of the run.
-	if res.Requests < 900 || res.Requests > 1010 {
-		t.Errorf("%d requests in 0.5s at 2000/s; want about 1000", res.Requests)
+	// The -d timer may fire late on a busy machine, and the schedule runs
+	// until it does, so the cap is the rate over the run's measured length.
+	if limit := uint64(2000*res.DurationSec) + 10; res.Requests < 900 || res.Requests > limit {
+		t.Errorf("%d requests in %.3fs at 2000/s; want about 1000, at most %d", res.Requests, res.DurationSec, limit)
 	}
 }
 

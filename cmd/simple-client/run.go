@@ -19,14 +19,15 @@ import (
 // Config is one run, as the flags describe it.
 type Config struct {
 	Addr     string        // host:port, or "unix:/path"
-	Proto    string        // "hello" or "echo"
+	Proto    string        // "hello", "echo" or "http"
 	Conns    int           // connections
 	Pipeline int           // requests in flight per connection
 	N        int64         // total requests, spread exactly over the connections; 0 = no limit
 	Duration time.Duration // stop sending after this long; 0 = no limit (then N must be set)
 	Timeout  time.Duration // per reply, per write, per dial
-	Payloads [][]byte      // request payloads, cycled through by each connection
+	Payloads [][]byte      // request payloads, cycled through by each connection; http: POST /echo bodies, none for GET /plaintext
 	Close    bool          // end each connection with the protocol's close and expect EOF
+	Chunked  bool          // http: send the POST bodies with Transfer-Encoding: chunked
 
 	// Rate, if positive, makes the run open-loop: Rate requests per second
 	// in total, on a fixed schedule spread evenly over the connections
@@ -80,7 +81,7 @@ func (c *Config) validate() error {
 	case c.Hold && (c.N > 0 || c.Duration == 0):
 		return errors.New("-hold sends one request per connection and holds it for -d: give -d, not -n")
 	}
-	_, err := newWire(c.Proto, c.Payloads)
+	_, err := c.newWire()
 	return err
 }
 
@@ -124,7 +125,7 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.DialConcurrency == 0 {
 		cfg.DialConcurrency = 200
 	}
-	w, _ := newWire(cfg.Proto, cfg.Payloads) // validated above
+	w, _ := cfg.newWire() // validated above
 	// The -rate schedule's clock, made first so a failure leaves nothing
 	// to undo.
 	var sched *sleeper
@@ -155,7 +156,7 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 	split := cfg.forceSplit || cfg.Rate > 0 || !windowFits(cfg.Pipeline, w.maxFrame, w.maxReply)
 	conns := make([]*conn, cfg.Conns)
 	for i := range conns {
-		c := &conn{id: i, r: r, hist: shards[i%len(shards)], quota: -1}
+		c := &conn{id: i, r: r, hist: shards[i%len(shards)], quota: -1, closeAt: -1}
 		if lagShards != nil {
 			c.lag = lagShards[i%len(lagShards)]
 		}
@@ -170,7 +171,14 @@ func run(ctx context.Context, cfg Config) (Result, error) {
 		// a mix at every moment rather than every connection in lock step.
 		c.next = i % len(w.frames)
 		c.wbuf = make([]byte, 0, min(cfg.Pipeline*w.maxFrame, 64<<10))
-		c.scratch = make([]byte, min(w.maxReply, 16<<10))
+		if w.http != nil {
+			c.hp = &respParser{}
+			if cfg.Close && c.quota > 0 {
+				c.closeAt = c.quota - 1 // the last request asks the server to close
+			}
+		} else {
+			c.scratch = make([]byte, min(w.maxReply, 16<<10))
+		}
 		if split && !cfg.Hold {
 			c.queue = make(chan inflight, cfg.Pipeline)
 		} else {

@@ -14,16 +14,17 @@ import (
 type errKind int
 
 const (
-	kindNone    errKind = iota
-	kindDial            // could not connect
-	kindRead            // read failed (reset, unexpected bytes after a close request)
-	kindWrite           // write failed (broken pipe, reset)
-	kindEOF             // the server closed while replies were still owed
-	kindTimeout         // a reply, or a write, took longer than -timeout
+	kindNone     errKind = iota
+	kindDial             // could not connect
+	kindRead             // read failed (reset, unexpected bytes after a close request)
+	kindWrite            // write failed (broken pipe, reset)
+	kindEOF              // the server closed while replies were still owed
+	kindTimeout          // a reply, or a write, took longer than -timeout
+	kindProtocol         // http: a response that cannot be parsed, or Connection: close unasked
 )
 
 func (k errKind) String() string {
-	return [...]string{"none", "dial", "read", "write", "eof", "timeout"}[k]
+	return [...]string{"none", "dial", "read", "write", "eof", "timeout", "protocol"}[k]
 }
 
 // classify decides the class of an I/O error from op ("read" or "write").
@@ -33,6 +34,8 @@ func classify(op string, err error) errKind {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return kindTimeout
+	case errors.Is(err, errProtocol):
+		return kindProtocol
 	case op == "read" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		return kindEOF
 	case op == "read":
@@ -44,12 +47,13 @@ func classify(op string, err error) errKind {
 
 // Errors counts connections that ended in error, by class.
 type Errors struct {
-	Dial    int `json:"dial"`
-	Read    int `json:"read"`
-	Write   int `json:"write"`
-	EOF     int `json:"eof"`
-	Timeout int `json:"timeout"`
-	Total   int `json:"total"`
+	Dial     int `json:"dial"`
+	Read     int `json:"read"`
+	Write    int `json:"write"`
+	EOF      int `json:"eof"`
+	Timeout  int `json:"timeout"`
+	Protocol int `json:"protocol"`
+	Total    int `json:"total"`
 }
 
 func (e *Errors) add(k errKind) {
@@ -64,6 +68,8 @@ func (e *Errors) add(k errKind) {
 		e.EOF++
 	case kindTimeout:
 		e.Timeout++
+	case kindProtocol:
+		e.Protocol++
 	default:
 		return
 	}
@@ -130,7 +136,8 @@ type Result struct {
 	RequestsPerSec float64 `json:"requests_per_s"`
 
 	// Bytes on the wire, each way: requests including their length headers,
-	// and replies including the hello prefix. MB is 10^6 bytes.
+	// and replies including the hello prefix (for http: whole requests and
+	// responses, headers and chunk framing included). MB is 10^6 bytes.
 	BytesSent     uint64  `json:"bytes_sent"`
 	BytesReceived uint64  `json:"bytes_received"`
 	SentMBps      float64 `json:"sent_mb_per_s"`
@@ -203,7 +210,7 @@ requests     %d replies (%d sent) in %.3fs = %.0f req/s
 throughput   sent %.2f MB (%.2f MB/s)  received %.2f MB (%.2f MB/s)
 latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (min %s  mean %s)
 mismatches   %d
-errors       dial %d  read %d  write %d  eof %d  timeout %d
+errors       dial %d  read %d  write %d  eof %d  timeout %d  protocol %d
 `,
 		r.Proto, r.Addr, r.Pipeline,
 		r.Connections, r.Connected,
@@ -211,7 +218,7 @@ errors       dial %d  read %d  write %d  eof %d  timeout %d
 		float64(r.BytesSent)/1e6, r.SentMBps, float64(r.BytesReceived)/1e6, r.ReceivedMBps,
 		fmtUS(l.P50), fmtUS(l.P90), fmtUS(l.P99), fmtUS(l.P999), fmtUS(l.Max), fmtUS(l.Min), fmtUS(l.Mean),
 		r.Mismatches,
-		r.Errors.Dial, r.Errors.Read, r.Errors.Write, r.Errors.EOF, r.Errors.Timeout)
+		r.Errors.Dial, r.Errors.Read, r.Errors.Write, r.Errors.EOF, r.Errors.Timeout, r.Errors.Protocol)
 	if err != nil {
 		return err
 	}
