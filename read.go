@@ -85,7 +85,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 	l.touch(c)
 	buf := data
 	if x := c.rare.Load(); x != nil && len(x.in) > 0 {
-		x.in = appendPooled(x.in, data)
+		x.in = buffer.Append(x.in, data)
 		buf = x.in
 	}
 	if s.Stream != nil {
@@ -187,16 +187,4 @@ func (l *loop) release(x *connRare) {
 		buffer.Put(x.in)
 		x.in = nil
 	}
-}
-
-// appendPooled is append(b, p...) for kept input: when b must grow, the
-// new buffer comes from the pools (doubling, so a large message arriving
-// in many reads is copied O(1) times per byte) and b goes back to them.
-func appendPooled(b, p []byte) []byte {
-	if len(b)+len(p) <= cap(b) {
-		return append(b, p...)
-	}
-	nb := append(buffer.Get(max(2*cap(b), len(b)+len(p))), b...)
-	buffer.Put(b)
-	return append(nb, p...)
 }

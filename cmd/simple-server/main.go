@@ -1,8 +1,10 @@
-// Command simple-server serves the seed protocol (hello) or echo over TCP
-// or a Unix socket.
+// Command simple-server serves the seed protocol (hello), echo, or HTTP/1.1
+// over TCP or a Unix socket.
 //
 //	simple-server                          # hello on 127.0.0.1:19920
 //	simple-server -proto echo -addr :7000
+//	simple-server -proto http -addr :8080  # plaintext and /echo, on the loops
+//	simple-server -proto http -workers 64  # the same through net/http handlers
 //	simple-server -addr unix:/tmp/hello.sock
 package main
 
@@ -22,9 +24,11 @@ import (
 	"time"
 
 	"github.com/simple-server/simpleserver"
+	"github.com/simple-server/simpleserver/http1"
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/protocol/echo"
 	"github.com/simple-server/simpleserver/protocol/hello"
+	"github.com/simple-server/simpleserver/protocol/plaintext"
 )
 
 func main() {
@@ -37,10 +41,10 @@ func run(args []string, ready chan<- net.Addr) int {
 	fs := flag.NewFlagSet("simple-server", flag.ContinueOnError)
 	var (
 		addr        = fs.String("addr", simpleserver.DefaultAddr, "listen address: host:port, or unix:/path (unix:@name for the abstract namespace)")
-		proto       = fs.String("proto", "hello", "protocol: hello (the seed protocol) or echo")
+		proto       = fs.String("proto", "hello", "protocol: hello (the seed protocol), echo, or http (HTTP/1.1: GET /plaintext, POST /echo)")
 		loops       = fs.Int("loops", 0, "event loops (0: GOMAXPROCS)")
 		balance     = fs.String("balance", "rr", "how new connections are spread over loops: rr (round robin) or least (fewest connections)")
-		workers     = fs.Int("workers", 0, "worker goroutines for handlers (0: handlers run on the event loops)")
+		workers     = fs.Int("workers", 0, "worker goroutines for handlers (0: handlers run on the event loops; with -proto http, >0 serves through net/http handlers)")
 		workerQueue = fs.Int("worker-queue", simpleserver.DefaultWorkerQueue, "messages per connection waiting for a worker before reading pauses")
 		reusePort   = fs.Bool("reuseport", false, "one SO_REUSEPORT listener per loop")
 		deferAccept = fs.Bool("defer-accept", true, "TCP_DEFER_ACCEPT on the listener (off when the server speaks first)")
@@ -52,6 +56,12 @@ func run(args []string, ready chan<- net.Addr) int {
 		rcvbuf      = fs.Int("rcvbuf", 0, "SO_RCVBUF of accepted sockets in bytes (0: kernel autotuning)")
 		sndbuf      = fs.Int("sndbuf", 0, "SO_SNDBUF of accepted sockets in bytes (0: kernel autotuning)")
 		maxFrame    = fs.Int("max-frame", hello.DefaultMaxFrame, "largest hello request payload in bytes; larger closes the connection")
+		maxHeader   = fs.Int("max-header-bytes", http1.DefaultMaxHeaderBytes, "http: largest request head (request line and fields) in bytes; larger gets 431")
+		maxTarget   = fs.Int("max-target-bytes", http1.DefaultMaxTargetBytes, "http: longest request-target in bytes; longer gets 414")
+		maxHeaders  = fs.Int("max-headers", http1.DefaultMaxHeaders, "http: most header fields in a request; more gets 431")
+		maxBody     = fs.Int64("max-body", 0, "http: largest request body in bytes; larger gets 413 (0: none with -workers, where bodies stream; 4 MiB without, where each is held whole)")
+		maxRequests = fs.Int("max-requests-per-conn", 0, "http: close a keep-alive connection after this many requests (0: never)")
+		serverName  = fs.String("server-name", "simple-server", "http: the Server header of responses (empty: none)")
 		idle        = fs.Duration("idle-timeout", 60*time.Second, "close connections silent for this long (0: never)")
 		readTO      = fs.Duration("read-timeout", 30*time.Second, "close connections that leave a request incomplete for this long (0: never)")
 		writeTO     = fs.Duration("write-timeout", 30*time.Second, "close connections whose replies make no progress for this long (0: never)")
@@ -113,8 +123,23 @@ func run(args []string, ready chan<- net.Addr) int {
 		srv.Codec, srv.Handler = hello.Codec(*maxFrame), hello.Handler
 	case "echo":
 		srv.Handler = echo.Handler
+	case "http":
+		p := &http1.Protocol{
+			ServerName:         *serverName,
+			MaxHeaderBytes:     *maxHeader,
+			MaxTargetBytes:     *maxTarget,
+			MaxHeaders:         *maxHeaders,
+			MaxBodyBytes:       *maxBody,
+			MaxRequestsPerConn: *maxRequests,
+		}
+		if *workers > 0 {
+			p.Handler = plaintext.Mux()
+		} else {
+			p.Fast = plaintext.Fast
+		}
+		srv.Stream = p
 	default:
-		return usage("unknown -proto %q (want hello or echo)", *proto)
+		return usage("unknown -proto %q (want hello, echo or http)", *proto)
 	}
 	switch *balance {
 	case "rr":
@@ -160,14 +185,27 @@ func run(args []string, ready chan<- net.Addr) int {
 	if effectiveLoops == 0 {
 		effectiveLoops = runtime.GOMAXPROCS(0)
 	}
-	log.Info("simple-server listening",
+	attrs := []any{
 		"addr", bound.String(), "network", bound.Network(), "proto", *proto,
 		"loops", effectiveLoops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
 		"reuseport", *reusePort, "defer_accept", *deferAccept, "nodelay", *noDelay,
 		"keepalive", *keepAlive, "backlog", sock.Backlog(*backlog),
-		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf, "max_frame", *maxFrame,
+		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf,
 		"idle_timeout", *idle, "read_timeout", *readTO, "write_timeout", *writeTO,
-		"high_water", *highWater, "low_water", *lowWater, "max_pending", *maxPending, "max_conns", *maxConns)
+		"high_water", *highWater, "low_water", *lowWater, "max_pending", *maxPending, "max_conns", *maxConns,
+	}
+	switch *proto {
+	case "hello":
+		attrs = append(attrs, "max_frame", *maxFrame)
+	case "http":
+		api := "fast"
+		if *workers > 0 {
+			api = "net/http"
+		}
+		attrs = append(attrs, "http_api", api, "max_header_bytes", *maxHeader, "max_target_bytes", *maxTarget,
+			"max_headers", *maxHeaders, "max_body", *maxBody, "max_requests_per_conn", *maxRequests, "server_name", *serverName)
+	}
+	log.Info("simple-server listening", attrs...)
 	if ready != nil {
 		ready <- bound
 	}

@@ -58,3 +58,16 @@ func Put(b []byte) {
 	// would move a fresh header to the heap on every Put.
 	pools[c].Put(unsafe.SliceData(b))
 }
+
+// Append is append(b, p...) for a pooled buffer: when b must grow, the new
+// buffer comes from the pools (at least doubling, so a large message
+// arriving in many pieces is copied O(1) times per byte) and b goes back to
+// them.
+func Append(b, p []byte) []byte {
+	if len(b)+len(p) <= cap(b) {
+		return append(b, p...)
+	}
+	nb := append(Get(max(2*cap(b), len(b)+len(p))), b...)
+	Put(b)
+	return append(nb, p...)
+}
