@@ -15,7 +15,7 @@ func TestLibraryDependencies(t *testing.T) {
 		t.Skip("runs the go command")
 	}
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
-		".", "./codec", "./worker", "./protocol/...").CombinedOutput()
+		".", "./codec", "./worker", "./http1/...", "./protocol/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

@@ -153,7 +153,7 @@ func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	x := c.rare.Load()
 	framed := l.srv.Stream == nil
 	switch {
-	case c.stopped || c.closing.Load():
+	case c.closing.Load() || c.stopped && !c.keepsInput():
 		if x != nil {
 			l.release(x)
 			l.readDLs.Remove(&x.readDL)

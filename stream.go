@@ -16,8 +16,10 @@ type StreamHandler interface {
 	// left, followed by what was just read. It returns how many bytes
 	// from the start of in it consumed (0 <= consumed <= len(in)); the
 	// rest is offered again on the next call. in is valid only during the
-	// call. eof reports that the peer ended its side: nothing follows in,
-	// and this is the last call.
+	// call. eof reports that the peer ended its side: nothing follows in.
+	// What the handler leaves then is still kept, but offered again only
+	// when it calls ResumeReading (eof still set): a request pipelined
+	// behind one a worker still serves is answered before the close.
 	//
 	// Unlike with a Codec, the server does not know where a stream's
 	// messages begin and end: the handler starts and stops
@@ -79,9 +81,16 @@ func (x *connRare) resumeTask(c *Conn) func() {
 	return *x.resume.Load()
 }
 
+// keepsInput reports whether c's kept input outlives the end of reading:
+// a StreamHandler's after the peer's EOF, until the handler is done with
+// it or c closes. On the loop.
+func (c *Conn) keepsInput() bool {
+	return c.sawEOF && c.loop.srv.Stream != nil && !c.closing.Load()
+}
+
 // resumeStream is ResumeReading on the loop.
 func (l *loop) resumeStream(c *Conn) {
-	if c.fd < 0 || c.stopped {
+	if c.fd < 0 || c.stopped && !c.keepsInput() {
 		return
 	}
 	c.pause &^= pauseUser
@@ -90,7 +99,12 @@ func (l *loop) resumeStream(c *Conn) {
 		if x := c.rare.Load(); x != nil {
 			kept = x.in
 		}
-		l.serveStream(c, kept, false)
+		l.serveStream(c, kept, c.sawEOF)
+		if c.sawEOF {
+			// Done with the kept input, or waiting again: close once
+			// nothing else is in flight.
+			l.settle(c)
+		}
 	}
 	if c.canRead() {
 		// Edge-triggered: what arrived while paused raised its edge

@@ -133,7 +133,9 @@ func (l *loop) stopReading(c *Conn, kind closeKind, reason error) {
 		return
 	}
 	c.stopped = true
-	l.keepTail(c, nil, 0)
+	if !c.keepsInput() {
+		l.keepTail(c, nil, 0)
+	}
 	c.setReason(kind, reason)
 	l.settle(c)
 }

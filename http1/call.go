@@ -51,6 +51,9 @@ func (h *conn) start(hd *parse.Head, head []byte) (int, bool) {
 		return len(head), false
 	}
 	ex.req = req
+	if h.peerGone {
+		ex.cancel()
+	}
 	ex.w.init(ex, hd, h.lastRequest())
 	h.ex = ex
 	h.flags.And(flagDraining)

@@ -40,6 +40,7 @@ type conn struct {
 
 	state     uint8
 	expecting bool  // sBody: the client waits for "100 Continue"
+	peerGone  bool  // the client's EOF arrived
 	scanned   int   // parse.ScanHead's resume point in the kept input
 	served    int   // requests begun on this connection
 	need      int   // sFastBody: bytes of the whole request, head and body
@@ -124,9 +125,11 @@ func (h *conn) wait(in []byte, eof bool) (int, bool) {
 		return 0, true
 	}
 	if eof {
-		// The client ended its side: as net/http does, tell the
-		// Handler, whose response then has no one to go to.
+		// The client ended its side: as net/http, take it for gone and
+		// end the context of this request and of those it pipelined
+		// (which are still answered, in case it reads on).
 		h.ex.cancel()
+		h.peerGone = true
 	}
 	if len(in) > h.p.limits.MaxHead {
 		// A client pipelining far ahead waits in the kernel, not here.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -383,5 +384,36 @@ func TestShutdownUnderLoad(t *testing.T) {
 		if answered.Load() != handled.Load() {
 			t.Fatalf("%d requests handled, %d answered", handled.Load(), answered.Load())
 		}
+	})
+}
+
+// A client that pipelines requests and then ends its side (half-close)
+// gets every response, in order, then the close, however slowly the
+// handlers run.
+func TestPipelinedThenHalfClose(t *testing.T) {
+	eachAPI(t, func(t *testing.T, a api) {
+		p := a.make()
+		if p.Handler != nil {
+			mux := p.Handler
+			p.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(5 * time.Millisecond) // a slow handler: the EOF arrives while it runs
+				mux.ServeHTTP(w, r)
+			})
+		}
+		_, addr := serve(t, p, nil)
+		c := dial(t, addr)
+		io.WriteString(c, get("/")+post("/echo", "two")+get("/plaintext"))
+		c.(*net.TCPConn).CloseWrite()
+		br := bufio.NewReader(c)
+		for i, m := range []string{"GET", "POST", "GET"} {
+			r, err := readResponse(br, m)
+			if err != nil {
+				t.Fatalf("response %d after the half-close: %v", i+1, err)
+			}
+			if i == 1 && string(r.body) != "two" {
+				t.Fatalf("echo %q", r.body)
+			}
+		}
+		expectEOF(t, br)
 	})
 }
