@@ -45,6 +45,7 @@ type Conn struct {
 	inDirty    bool  // in loop.dirty: flush before the loop sleeps
 	inReady    bool  // in loop.ready: read again before the loop sleeps
 	outBlocked bool  // the last flush hit EAGAIN; EPOLLOUT resumes it
+	reoffer    bool  // a ResumeReading waits for the output to drain
 
 	// Guarded by mu; here rather than below to share the flags' word.
 	closed bool      // no more writes accepted

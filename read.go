@@ -19,6 +19,11 @@ import (
 // exception is a FIN that arrived with the data: its edge is spent, so
 // when epoll reported EPOLLRDHUP the loop reads on until the EOF.
 func (l *loop) read(c *Conn) {
+	if c.reoffer && c.pause == 0 {
+		// A ResumeReading waited for the output to drain.
+		l.resumeStream(c)
+		return
+	}
 	for i := 0; c.canRead(); i++ {
 		if i == readBudget {
 			l.readAgain(c)

@@ -16,10 +16,16 @@ type StreamHandler interface {
 	// left, followed by what was just read. It returns how many bytes
 	// from the start of in it consumed (0 <= consumed <= len(in)); the
 	// rest is offered again on the next call. in is valid only during the
-	// call. eof reports that the peer ended its side: nothing follows in.
-	// What the handler leaves then is still kept, but offered again only
-	// when it calls ResumeReading (eof still set): a request pipelined
-	// behind one a worker still serves is answered before the close.
+	// call. eof reports that nothing follows in: the peer ended its side,
+	// or Server.ReadTimeout ended reading (then c's close reason is
+	// ErrReadTimeout already). After the peer's EOF what the handler
+	// leaves is still kept, but offered again only when it calls
+	// ResumeReading (eof still set): a request pipelined behind one a
+	// worker still serves is answered before the close.
+	//
+	// While c's queued output is above Server.WriteHighWater, ServeStream
+	// is not called (the handler would only queue more): input waits, and
+	// is offered once the output drains to WriteLowWater.
 	//
 	// Unlike with a Codec, the server does not know where a stream's
 	// messages begin and end: the handler starts and stops
@@ -94,7 +100,10 @@ func (l *loop) resumeStream(c *Conn) {
 		return
 	}
 	c.pause &^= pauseUser
-	if !c.closing.Load() {
+	if c.pause&pauseOutput != 0 {
+		c.reoffer = true // once the output drains (watermarks)
+	} else if !c.closing.Load() {
+		c.reoffer = false
 		var kept []byte
 		if x := c.rare.Load(); x != nil {
 			kept = x.in

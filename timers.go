@@ -106,7 +106,20 @@ func (l *loop) expire() {
 	}
 	for n := l.readDLs.Front(); n != nil && n.At <= now; n = l.readDLs.Front() {
 		l.readDLs.Remove(n)
-		l.stopReading(n.Value, kindReadTimeout, ErrReadTimeout)
+		c := n.Value
+		if l.srv.Stream != nil && c.fd >= 0 && !c.stopped && !c.closing.Load() {
+			// Nothing more will be read: the handler hears it as the
+			// end of input, so that a worker waiting for the rest of
+			// a message (an HTTP body) is released rather than held
+			// until the connection closes, which waits for it.
+			c.setReason(kindReadTimeout, ErrReadTimeout)
+			var kept []byte
+			if x := c.rare.Load(); x != nil {
+				kept = x.in
+			}
+			l.serveStream(c, kept, true)
+		}
+		l.stopReading(c, kindReadTimeout, ErrReadTimeout)
 	}
 	for n := l.writeDLs.Front(); n != nil && n.At <= now; n = l.writeDLs.Front() {
 		l.closeConn(n.Value, kindWriteTimeout, ErrWriteTimeout)

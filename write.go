@@ -120,7 +120,7 @@ func (l *loop) watermarks(c *Conn, pending int) {
 		}
 		// Edge-triggered: what arrived while paused raised its edge
 		// already, so read it next turn rather than wait for another.
-		if c.canRead() {
+		if c.canRead() || c.reoffer {
 			l.readAgain(c)
 		}
 	}

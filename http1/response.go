@@ -35,6 +35,7 @@ type response struct {
 	status        int
 	contentLength int64 // from the Content-Length the Handler set; -1 none
 	written       int64 // body bytes the Handler wrote
+	sentBytes     int64 // bytes queued on the connection, head included
 	buf           []byte
 	err           error // the first write error; later writes return it too
 
@@ -206,9 +207,12 @@ func (w *response) body(p []byte) error {
 
 var crlf = []byte("\r\n")
 
-// send queues bytes on the connection in pieces, waiting between them
-// while the client lags: a Handler writing gigabytes holds at most the
-// connection's high watermark in memory, never MaxPendingBytes.
+// send queues bytes on the connection in pieces. Once the response has
+// sent writePiece bytes, it waits between pieces while the client lags: a
+// Handler writing gigabytes holds at most the connection's high watermark
+// in memory, never MaxPendingBytes. A shorter response never waits, so a
+// client that does not read cannot hold a worker with small responses:
+// the loop pauses it at the watermark and starts no further request.
 func (w *response) send(bufs ...[]byte) error {
 	c := w.ex.h.c
 	for _, b := range bufs {
@@ -218,6 +222,10 @@ func (w *response) send(bufs ...[]byte) error {
 				return w.fail(err)
 			}
 			b = b[n:]
+			w.sentBytes += int64(n)
+			if w.sentBytes < writePiece {
+				continue
+			}
 			if err := c.WaitDrain(); err != nil {
 				return w.fail(err)
 			}
