@@ -21,8 +21,7 @@ import (
 func (l *loop) read(c *Conn) {
 	if c.reoffer && c.pause == 0 {
 		// A ResumeReading waited for the output to drain.
-		l.resumeStream(c)
-		return
+		l.reofferStream(c)
 	}
 	for i := 0; c.canRead(); i++ {
 		if i == readBudget {

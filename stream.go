@@ -99,7 +99,21 @@ func (l *loop) resumeStream(c *Conn) {
 	if c.fd < 0 || c.stopped && !c.keepsInput() {
 		return
 	}
+	// Edge-triggered: input that arrived while paused raised its edge
+	// already and was left unread. Without a pause every edge was read,
+	// and a read now would only meet EAGAIN (once per HTTP request).
+	unread := c.pause&pauseUser != 0
 	c.pause &^= pauseUser
+	l.reofferStream(c)
+	if unread && c.canRead() {
+		l.read(c)
+	}
+}
+
+// reofferStream offers c's kept input to the StreamHandler again, unless
+// the output is above the high watermark (then once it drains). On the
+// loop.
+func (l *loop) reofferStream(c *Conn) {
 	if c.pause&pauseOutput != 0 {
 		c.reoffer = true // once the output drains (watermarks)
 	} else if !c.closing.Load() {
@@ -114,11 +128,6 @@ func (l *loop) resumeStream(c *Conn) {
 			// nothing else is in flight.
 			l.settle(c)
 		}
-	}
-	if c.canRead() {
-		// Edge-triggered: what arrived while paused raised its edge
-		// already, so read now rather than wait for another.
-		l.read(c)
 	}
 }
 
