@@ -117,6 +117,8 @@ func (x *Exchange) SetStatus(code int) {
 // Content-Length) and are ignored here; a name that is not a token is
 // ignored; CR and LF in value become spaces, so no value can smuggle in a
 // field of its own. Date and Server, when added, replace the server's.
+// Connection is the server's too: adding one that says "close" makes the
+// response the connection's last, as CloseAfter does.
 func (x *Exchange) AddHeader(name, value string) {
 	if !validFieldName(name) || strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") {
 		return
@@ -126,8 +128,11 @@ func (x *Exchange) AddHeader(name, value string) {
 		x.hasDate = true
 	case strings.EqualFold(name, "Server"):
 		x.hasServer = true
-	case strings.EqualFold(name, "Connection") && hasToken(value, "close"):
-		x.closeAfter = true
+	case strings.EqualFold(name, "Connection"):
+		// The server's to set, from what it will do; "close" is a
+		// request to do it.
+		x.closeAfter = x.closeAfter || hasToken(value, "close")
+		return
 	}
 	x.fields = appendField(x.fields, name, value)
 }
