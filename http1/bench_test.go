@@ -42,9 +42,13 @@ func benchRequests(b *testing.B, addr, req string, depth int) {
 	batch := []byte(strings.Repeat(req, depth))
 	first := make([]byte, 4096)
 	c.Write([]byte(req))
-	n, err := c.Read(first)
-	if err != nil || !bytes.HasSuffix(first[:n], []byte("Hello, World!")) {
-		b.Fatalf("first response %q, %v", first[:n], err)
+	n := 0
+	for !bytes.HasSuffix(first[:n], []byte("Hello, World!")) {
+		m, err := c.Read(first[n:])
+		if err != nil {
+			b.Fatalf("first response %q, %v", first[:n], err)
+		}
+		n += m
 	}
 	got := make([]byte, n*depth)
 	roundTrip := func() {

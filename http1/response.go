@@ -415,24 +415,31 @@ func (w *response) commit(final bool, first []byte) {
 		exclude = exclude.with("Trailer:")
 	}
 
-	b := appendStatusLine(buffer.Get(1024), w.status)
+	// The head, the held body and (when the Handler is done) the end of
+	// a chunked body go out as one write.
+	b := appendStatusLine(buffer.Get(1024+len(held)), w.status)
 	b = appendHeader(b, h, exclude)
 	b = extra.append(b, w.ex.h.p.ServerName, h)
 	b = append(b, "\r\n"...)
-	err := w.send(b)
-	buffer.Put(b)
-	if err == nil && len(held) > 0 {
-		w.body(held)
+	if len(held) > 0 && !w.isHEAD {
+		if w.chunked {
+			b = strconv.AppendInt(b, int64(len(held)), 16)
+			b = append(b, "\r\n"...)
+			b = append(b, held...)
+			b = append(b, "\r\n"...)
+		} else {
+			b = append(b, held...)
+		}
 	}
-	w.releaseBuf()
-	if final && w.chunked && w.err == nil {
-		t := append(buffer.Get(512), "0\r\n"...)
-		t = w.appendTrailers(t)
-		t = append(t, "\r\n"...)
-		w.send(t)
-		buffer.Put(t)
+	if final && w.chunked {
+		b = append(b, "0\r\n"...)
+		b = w.appendTrailers(b)
+		b = append(b, "\r\n"...)
 		w.chunked = false
 	}
+	w.send(b)
+	buffer.Put(b)
+	w.releaseBuf()
 }
 
 // consumeBody applies net/http's rule for a body the Handler has not read
