@@ -1,4 +1,4 @@
-package simpleserver_test
+package interop
 
 // Network faults between clients and the server, injected by toxiproxy
 // (github.com/Shopify/toxiproxy/v2, its Go library, run in-process on
@@ -198,7 +198,7 @@ func TestFaultToxics(t *testing.T) {
 }
 
 func testFaultToxic(t *testing.T, tx fltToxic) {
-	srv, closes := recordingServer(nil)
+	srv, closes := recordingServer()
 	proxy := fltProxy(t, start(t, srv), tx.toxics)
 
 	began := time.Now()
