@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -222,8 +223,9 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		c      Codec
 		stream string
 	}{
-		{"LengthPrefixed", LengthPrefixed{Width: 4, MaxFrame: 100, ZeroLengthCloses: true}, "\x02\x00\x00\x00hi\x00\x00\x00\x00"},
-		{"LengthPrefixed/partial", LengthPrefixed{Width: 8}, "\x05\x00\x00\x00\x00\x00\x00\x00hi"},
+		{"LengthPrefixed", LengthPrefixed{Width: 4, MaxFrame: 100, ZeroLengthCloses: true}, "\x00\x00\x00\x02hi\x00\x00\x00\x00"},
+		{"LengthPrefixed/little-endian", LengthPrefixed{Width: 4, ByteOrder: binary.LittleEndian, MaxFrame: 100, ZeroLengthCloses: true}, "\x02\x00\x00\x00hi\x00\x00\x00\x00"},
+		{"LengthPrefixed/partial", LengthPrefixed{Width: 8}, "\x00\x00\x00\x00\x00\x00\x00\x05hi"},
 		{"LengthPrefixed/width1", LengthPrefixed{Width: 1}, "\x02hi\x00\x01!"},
 		{"Delimiter", Delimiter{Delim: []byte("\r\n"), MaxLength: 4}, "hi\r\n\r\nabcd\r"},
 		{"Line", Line{MaxLength: 4}, "hi\nyo\r\nabcd\r"},

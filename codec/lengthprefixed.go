@@ -10,8 +10,10 @@ import (
 // LengthPrefixed frames each message as an unsigned length header of Width
 // bytes followed by that many bytes of payload.
 //
-// The zero value is usable: a 4-byte little-endian header and a 1 MiB limit.
-// The seed protocol's requests are
+// The zero value is usable: a 4-byte header in network byte order
+// (big-endian, as in Netty's LengthFieldBasedFrameDecoder and most wire
+// protocols) and a 1 MiB limit. A little-endian protocol says so; the seed
+// protocol's requests are
 //
 //	codec.LengthPrefixed{Width: 4, ByteOrder: binary.LittleEndian, MaxFrame: 1 << 20, ZeroLengthCloses: true}
 //
@@ -22,8 +24,8 @@ type LengthPrefixed struct {
 	// Width is the header size in bytes: 1, 2, 4 or 8. Zero means 4.
 	Width int
 
-	// ByteOrder reads and writes the header. Nil means binary.LittleEndian.
-	// It is not consulted for Width 1.
+	// ByteOrder reads and writes the header. Nil means binary.BigEndian
+	// (network byte order). It is not consulted for Width 1.
 	ByteOrder binary.ByteOrder
 
 	// MaxFrame is the largest payload, in bytes, that Decode accepts and
@@ -84,7 +86,7 @@ func (l LengthPrefixed) config() (width int, order binary.ByteOrder, max int, er
 	}
 	order = l.ByteOrder
 	if order == nil {
-		order = binary.LittleEndian
+		order = binary.BigEndian
 	}
 	return width, order, max, nil
 }

@@ -32,9 +32,9 @@ func TestLengthPrefixedStream(t *testing.T) {
 			},
 		},
 		{
-			name:   "zero value, empty payloads, trailing partial frame",
+			name:   "zero value (big-endian), empty payloads, trailing partial frame",
 			c:      LengthPrefixed{},
-			stream: "\x00\x00\x00\x00" + "\x02\x00\x00\x00ab" + "\x00\x00\x00\x00" + "\x05\x00\x00\x00abc",
+			stream: "\x00\x00\x00\x00" + "\x00\x00\x00\x02ab" + "\x00\x00\x00\x00" + "\x00\x00\x00\x05abc",
 			want:   outcome{frames: []frame{{"", 4}, {"ab", 6}, {"", 4}}, rest: 7},
 		},
 		{
@@ -58,12 +58,12 @@ func TestLengthPrefixedStream(t *testing.T) {
 		{
 			name:   "too large from the header alone",
 			c:      LengthPrefixed{MaxFrame: 10},
-			stream: "\x03\x00\x00\x00abc" + "\x0b\x00\x00\x00",
+			stream: "\x00\x00\x00\x03abc" + "\x00\x00\x00\x0b",
 			want:   outcome{frames: []frame{{"abc", 7}}, err: ErrFrameTooLarge},
 		},
 		{
-			name:   "2^64-1 at width 8",
-			c:      LengthPrefixed{Width: 8},
+			name:   "2^64-1 at width 8 little-endian",
+			c:      LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian},
 			stream: "\x01\x00\x00\x00\x00\x00\x00\x00!" + "\xff\xff\xff\xff\xff\xff\xff\xff",
 			want:   outcome{frames: []frame{{"!", 9}}, err: ErrFrameTooLarge},
 		},
@@ -76,6 +76,38 @@ func TestLengthPrefixedStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { testStream(t, tt.c, tt.stream, tt.want) })
+	}
+}
+
+// TestLengthPrefixedZeroValueIsBigEndian pins the default byte order: a nil
+// ByteOrder is network byte order, for decoding and encoding alike, at
+// every width.
+func TestLengthPrefixedZeroValueIsBigEndian(t *testing.T) {
+	tests := []struct {
+		c      LengthPrefixed
+		header string // declaring 5 bytes
+	}{
+		{LengthPrefixed{}, "\x00\x00\x00\x05"},
+		{LengthPrefixed{Width: 2}, "\x00\x05"},
+		{LengthPrefixed{Width: 4}, "\x00\x00\x00\x05"},
+		{LengthPrefixed{Width: 8}, "\x00\x00\x00\x00\x00\x00\x00\x05"},
+	}
+	for _, tt := range tests {
+		frame := tt.header + "hello"
+		msg, n, err := tt.c.Decode([]byte(frame + "more"))
+		if err != nil || n != len(frame) || string(msg) != "hello" {
+			t.Errorf("%#v: Decode(%q) = %q, %d, %v; want \"hello\", %d, nil", tt.c, frame+"more", msg, n, err, len(frame))
+		}
+		got, err := tt.c.Append(nil, []byte("hello"))
+		if err != nil || string(got) != frame {
+			t.Errorf("%#v: Append(\"hello\") = %q, %v; want %q", tt.c, got, err, frame)
+		}
+		// The same as asking for binary.BigEndian.
+		explicit := tt.c
+		explicit.ByteOrder = binary.BigEndian
+		if want, _ := explicit.Append(nil, []byte("hello")); string(got) != string(want) {
+			t.Errorf("%#v: Append = %q; binary.BigEndian gives %q", tt.c, got, want)
+		}
 	}
 }
 
@@ -94,15 +126,17 @@ func TestLengthPrefixedLengths(t *testing.T) {
 	}
 	tests := []test{
 		{"w4 0", LengthPrefixed{}, "\x00\x00\x00\x00", 0, 4, nil, ""},
-		{"w4 1", LengthPrefixed{}, "\x01\x00\x00\x00", 1, 5, nil, ""},
-		{"w4 max-1", LengthPrefixed{}, "\xff\xff\x0f\x00", 1<<20 - 1, 4 + 1<<20 - 1, nil, ""},
-		{"w4 max", LengthPrefixed{}, "\x00\x00\x10\x00", 1 << 20, 4 + 1<<20, nil, ""},
-		{"w4 max short by one", LengthPrefixed{}, "\x00\x00\x10\x00", 1<<20 - 1, 0, nil, ""},
-		{"w4 max+1", LengthPrefixed{}, "\x01\x00\x10\x00", 0, 0, ErrFrameTooLarge, "codec: frame too large: 1048577 bytes, limit 1048576"},
+		{"w4 1", LengthPrefixed{}, "\x00\x00\x00\x01", 1, 5, nil, ""},
+		{"w4 max-1", LengthPrefixed{}, "\x00\x0f\xff\xff", 1<<20 - 1, 4 + 1<<20 - 1, nil, ""},
+		{"w4 max", LengthPrefixed{}, "\x00\x10\x00\x00", 1 << 20, 4 + 1<<20, nil, ""},
+		{"w4 max short by one", LengthPrefixed{}, "\x00\x10\x00\x00", 1<<20 - 1, 0, nil, ""},
+		{"w4 max+1", LengthPrefixed{}, "\x00\x10\x00\x01", 0, 0, ErrFrameTooLarge, "codec: frame too large: 1048577 bytes, limit 1048576"},
 		{"w4 2^32-1", LengthPrefixed{}, "\xff\xff\xff\xff", 0, 0, ErrFrameTooLarge, "codec: frame too large: 4294967295 bytes, limit 1048576"},
 		{"w4 header incomplete", LengthPrefixed{}, "\xff\xff\xff", 0, 0, nil, ""},
 		{"w4 big-endian max", LengthPrefixed{ByteOrder: binary.BigEndian, MaxFrame: 5}, "\x00\x00\x00\x05", 5, 9, nil, ""},
 		{"w4 big-endian max+1", LengthPrefixed{ByteOrder: binary.BigEndian, MaxFrame: 5}, "\x00\x00\x00\x06", 0, 0, ErrFrameTooLarge, "codec: frame too large: 6 bytes, limit 5"},
+		{"w4 little-endian max", LengthPrefixed{ByteOrder: binary.LittleEndian, MaxFrame: 5}, "\x05\x00\x00\x00", 5, 9, nil, ""},
+		{"w4 little-endian max+1", LengthPrefixed{ByteOrder: binary.LittleEndian, MaxFrame: 5}, "\x06\x00\x00\x00", 0, 0, ErrFrameTooLarge, "codec: frame too large: 6 bytes, limit 5"},
 
 		{"w1 0", LengthPrefixed{Width: 1, MaxFrame: 10}, "\x00", 0, 1, nil, ""},
 		{"w1 1", LengthPrefixed{Width: 1, MaxFrame: 10}, "\x01", 1, 2, nil, ""},
@@ -118,21 +152,24 @@ func TestLengthPrefixedLengths(t *testing.T) {
 		{"w2 2^16-1", LengthPrefixed{Width: 2, ByteOrder: binary.BigEndian, MaxFrame: 300}, "\xff\xff", 0, 0, ErrFrameTooLarge, "codec: frame too large: 65535 bytes, limit 300"},
 		{"w2 default max is 65535", LengthPrefixed{Width: 2}, "\xff\xff", 65535, 65537, nil, ""},
 
-		{"w8 0", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x00\x00", 0, 8, nil, ""},
-		{"w8 1", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x01\x00\x00\x00\x00\x00\x00\x00", 1, 9, nil, ""},
-		{"w8 max-1", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\xe7\x03\x00\x00\x00\x00\x00\x00", 999, 1007, nil, ""},
-		{"w8 max", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\xe8\x03\x00\x00\x00\x00\x00\x00", 1000, 1008, nil, ""},
-		{"w8 max+1", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\xe9\x03\x00\x00\x00\x00\x00\x00", 0, 0, ErrFrameTooLarge, "codec: frame too large: 1001 bytes, limit 1000"},
-		{"w8 2^63", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x00\x80", 0, 0, ErrFrameTooLarge, "codec: frame too large: 9223372036854775808 bytes, limit 1000"},
-		{"w8 2^64-1", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\xff\xff\xff\xff\xff\xff\xff\xff", 0, 0, ErrFrameTooLarge, "codec: frame too large: 18446744073709551615 bytes, limit 1000"},
+		{"w8 0", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x00\x00", 0, 8, nil, ""},
+		{"w8 1", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\x01\x00\x00\x00\x00\x00\x00\x00", 1, 9, nil, ""},
+		{"w8 max-1", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\xe7\x03\x00\x00\x00\x00\x00\x00", 999, 1007, nil, ""},
+		{"w8 max", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\xe8\x03\x00\x00\x00\x00\x00\x00", 1000, 1008, nil, ""},
+		{"w8 max+1", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\xe9\x03\x00\x00\x00\x00\x00\x00", 0, 0, ErrFrameTooLarge, "codec: frame too large: 1001 bytes, limit 1000"},
+		{"w8 2^63", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x00\x80", 0, 0, ErrFrameTooLarge, "codec: frame too large: 9223372036854775808 bytes, limit 1000"},
+		{"w8 2^64-1", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian, MaxFrame: 1000}, "\xff\xff\xff\xff\xff\xff\xff\xff", 0, 0, ErrFrameTooLarge, "codec: frame too large: 18446744073709551615 bytes, limit 1000"},
+		{"w8 zero value max", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x03\xe8", 1000, 1008, nil, ""},
+		{"w8 zero value max+1", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x00\x00\x00\x00\x00\x00\x03\xe9", 0, 0, ErrFrameTooLarge, "codec: frame too large: 1001 bytes, limit 1000"},
+		{"w8 zero value 2^63", LengthPrefixed{Width: 8, MaxFrame: 1000}, "\x80\x00\x00\x00\x00\x00\x00\x00", 0, 0, ErrFrameTooLarge, "codec: frame too large: 9223372036854775808 bytes, limit 1000"},
 		{"w8 big-endian 2^64-1", LengthPrefixed{Width: 8, ByteOrder: binary.BigEndian}, "\xff\xff\xff\xff\xff\xff\xff\xff", 0, 0, ErrFrameTooLarge, "codec: frame too large: 18446744073709551615 bytes, limit 1048576"},
 	}
 	// A limit of math.MaxInt: the largest allowed length must not overflow
 	// width+length, and one more must not wrap to a negative int.
 	huge := LengthPrefixed{Width: 8, MaxFrame: math.MaxInt}
 	tests = append(tests,
-		test{"w8 max=MaxInt, length MaxInt", huge, string(binary.LittleEndian.AppendUint64(nil, math.MaxInt)), 3, 0, nil, ""},
-		test{"w8 max=MaxInt, length MaxInt+1", huge, string(binary.LittleEndian.AppendUint64(nil, math.MaxInt+1)), 0, 0, ErrFrameTooLarge, ""},
+		test{"w8 max=MaxInt, length MaxInt", huge, string(binary.BigEndian.AppendUint64(nil, math.MaxInt)), 3, 0, nil, ""},
+		test{"w8 max=MaxInt, length MaxInt+1", huge, string(binary.BigEndian.AppendUint64(nil, math.MaxInt+1)), 0, 0, ErrFrameTooLarge, ""},
 		test{"w8 max=MaxInt, 2^64-1", huge, "\xff\xff\xff\xff\xff\xff\xff\xff", 0, 0, ErrFrameTooLarge, ""},
 	)
 	if uint64(math.MaxInt) >= maxUint32 {
@@ -266,7 +303,11 @@ func TestLengthPrefixedAppend(t *testing.T) {
 		{"width 2 big-endian", LengthPrefixed{Width: 2, ByteOrder: binary.BigEndian}, "hi", "\x00\x02hi", nil},
 		{"width 2 other order", LengthPrefixed{Width: 2, ByteOrder: otherOrder{binary.BigEndian}}, "hi", "\x00\x02hi", nil},
 		{"width 4 big-endian", LengthPrefixed{ByteOrder: binary.BigEndian}, "hi", "\x00\x00\x00\x02hi", nil},
-		{"width 8", LengthPrefixed{Width: 8}, "abc", "\x03\x00\x00\x00\x00\x00\x00\x00abc", nil},
+		{"zero value hi", LengthPrefixed{}, "hi", "\x00\x00\x00\x02hi", nil},
+		{"width 2", LengthPrefixed{Width: 2}, "hi", "\x00\x02hi", nil},
+		{"width 2 little-endian", LengthPrefixed{Width: 2, ByteOrder: binary.LittleEndian}, "hi", "\x02\x00hi", nil},
+		{"width 8", LengthPrefixed{Width: 8}, "abc", "\x00\x00\x00\x00\x00\x00\x00\x03abc", nil},
+		{"width 8 little-endian", LengthPrefixed{Width: 8, ByteOrder: binary.LittleEndian}, "abc", "\x03\x00\x00\x00\x00\x00\x00\x00abc", nil},
 		{"width 8 big-endian", LengthPrefixed{Width: 8, ByteOrder: binary.BigEndian}, "abc", "\x00\x00\x00\x00\x00\x00\x00\x03abc", nil},
 		{"at limit", LengthPrefixed{Width: 1, MaxFrame: 3}, "abc", "\x03abc", nil},
 		{"over limit", LengthPrefixed{Width: 1, MaxFrame: 3}, "abcd", "", ErrFrameTooLarge},
@@ -306,9 +347,10 @@ func FuzzLengthPrefixed(f *testing.F) {
 	f.Add([]byte("\x01x"), 1, 1, 256, false, false)
 	f.Add([]byte{}, 0, 0, 0, false, false)
 	f.Fuzz(func(t *testing.T, data []byte, cut, width, maxFrame int, bigEndian, closes bool) {
+		// bigEndian leaves ByteOrder nil, the zero value's big-endian.
 		c := LengthPrefixed{Width: width, MaxFrame: maxFrame, ZeroLengthCloses: closes}
-		if bigEndian {
-			c.ByteOrder = binary.BigEndian
+		if !bigEndian {
+			c.ByteOrder = binary.LittleEndian
 		}
 		_, _, limit, _ := c.config()
 		fuzzCodec(t, c, data, cut, limit)
