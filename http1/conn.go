@@ -245,9 +245,12 @@ func (h *conn) accept(ex *call, data []byte) bool {
 // response, since nothing after it can be framed. On the loop.
 func (h *conn) bodyFailed(err error) {
 	h.c.StopReadTimeout()
-	h.ex.pipe.fail(err)
 	h.state = sDone
-	if h.flags.Or(flagCloseAfter)&flagHandlerDone != 0 {
+	// The flag before the failure: the failed read wakes the Handler,
+	// and the response it then writes must see that it is the last.
+	old := h.flags.Or(flagCloseAfter)
+	h.ex.pipe.fail(err)
+	if old&flagHandlerDone != 0 {
 		h.c.Close()
 	}
 }
