@@ -12,7 +12,9 @@
 #   ROUNDS      rounds per scenario (every server once per round)       3
 #   DURATION    length of each run, whole seconds ("10" or "10s")       10s
 #   SCENARIOS   any of a b c d e f                                      all
-#   SERVERS     any of c simpleserver net gnet netpoll nbio evio        all
+#   SERVERS     any of c simpleserver portable net gnet netpoll nbio    all
+#               evio (portable: servers/simpleserver built with -tags
+#               simpleserver_portable, the library on Go's net package)
 #   SYSCALLS    1: strace -c (and perf stat, if present) section        1
 #   SYSCALL_DURATION  length of each traced run                         5s
 #   RATE        scenario f's rate when scenario a is not run            -
@@ -31,7 +33,7 @@ cd "$here"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 SCENARIOS=${SCENARIOS:-a b c d e f}
-SERVERS=${SERVERS:-c simpleserver net gnet netpoll nbio evio}
+SERVERS=${SERVERS:-c simpleserver portable net gnet netpoll nbio evio}
 SYSCALLS=${SYSCALLS:-1}
 SYSCALL_DURATION=${SYSCALL_DURATION:-5s}
 RATE=${RATE:-}
@@ -60,7 +62,7 @@ DUR=$(seconds "$DURATION")
 SYSDUR=$(seconds "$SYSCALL_DURATION")
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: ROUNDS must be a positive integer" >&2; exit 2; }
 for s in $SERVERS; do
-	case $s in c | simpleserver | net | gnet | netpoll | nbio | evio) ;; *) echo "run.sh: unknown server $s" >&2; exit 2 ;; esac
+	case $s in c | simpleserver | portable | net | gnet | netpoll | nbio | evio) ;; *) echo "run.sh: unknown server $s" >&2; exit 2 ;; esac
 done
 for s in $SCENARIOS; do
 	case $s in a | b | c | d | e | f) ;; *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
@@ -83,6 +85,8 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # ---------------------------------------------------------------- build
 log "building into $OUT"
 (cd "$here" && go build -o "$OUT/" ./servers/simpleserver ./servers/net ./servers/gnet ./servers/netpoll ./servers/nbio ./servers/evio ./report)
+# portable: the same server source on the library's portable engine.
+(cd "$here" && go build -tags simpleserver_portable -o "$OUT/portable" ./servers/simpleserver)
 (cd "$here/.." && go build -o "$OUT/simple-client" ./cmd/simple-client)
 gcc -O2 -Wall -o "$OUT/c" servers/c/hello.c
 rm -f "$RES"/*.json "$RES"/*.txt
@@ -333,6 +337,9 @@ START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 	echo "loadavg_start=$(cat /proc/loadavg)"
 	echo "command=ROUNDS=$ROUNDS DURATION=${DUR}s SCENARIOS='$SCENARIOS' SERVERS='$SERVERS' SYSCALLS=$SYSCALLS SYSCALL_DURATION=${SYSDUR}s bench/run.sh"
 	for s in $SERVERS; do echo "server_$s=$(server_cmd "$s" '<hello|echo>' '<port>')"; done
+	if [[ " $SERVERS " == *" portable "* ]]; then
+		echo "build_portable=go build -tags simpleserver_portable -o $OUT/portable ./servers/simpleserver"
+	fi
 	for s in a b c d e; do echo "client_$s=taskset -c 1 $OUT/simple-client -addr 127.0.0.1:<port> -json -q $(scenario_args $s)"; done
 } >"$RES/machine.txt"
 

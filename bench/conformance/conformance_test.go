@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,18 @@ import (
 
 const prefix = "Hi there, you just said: "
 
-var goServers = []string{"simpleserver", "net", "gnet", "netpoll", "nbio", "evio"}
+// goServers are the Go benchmark servers, each built from ../servers/pkg
+// with tags: portable is servers/simpleserver again on the library's
+// portable engine, as run.sh builds it.
+var goServers = []struct{ name, pkg, tags string }{
+	{"simpleserver", "simpleserver", ""},
+	{"portable", "simpleserver", "simpleserver_portable"},
+	{"net", "net", ""},
+	{"gnet", "gnet", ""},
+	{"netpoll", "netpoll", ""},
+	{"nbio", "nbio", ""},
+	{"evio", "evio", ""},
+}
 
 var (
 	buildOnce sync.Once
@@ -35,13 +47,16 @@ func build(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		args := []string{"build", "-o", binDir + "/"}
 		for _, s := range goServers {
-			args = append(args, "../servers/"+s)
-		}
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
+			args := []string{"build", "-o", filepath.Join(binDir, s.name)}
+			if s.tags != "" {
+				args = append(args, "-tags", s.tags)
+			}
+			args = append(args, "../servers/"+s.pkg)
+			if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+				return
+			}
 		}
 		if _, err := exec.LookPath("gcc"); err == nil {
 			out, err := exec.Command("gcc", "-O2", "-Wall", "-Werror", "-o", filepath.Join(binDir, "c"), "../servers/c/hello.c").CombinedOutput()
@@ -68,7 +83,10 @@ func TestMain(m *testing.M) {
 
 func servers(t *testing.T) []string {
 	build(t)
-	s := append([]string(nil), goServers...)
+	var s []string
+	for _, g := range goServers {
+		s = append(s, g.name)
+	}
 	if haveC {
 		s = append([]string{"c"}, s...)
 	} else {
@@ -77,9 +95,28 @@ func servers(t *testing.T) []string {
 	return s
 }
 
+// logBuffer collects a server's output; the test reads it while the
+// server's output is still being copied in.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // start runs server name with proto on a free port and returns its
-// address; the server is killed when the test ends.
-func start(t *testing.T, name, proto string) string {
+// address and its output so far; the server is killed when the test ends.
+func start(t *testing.T, name, proto string) (string, *logBuffer) {
 	t.Helper()
 	dir := build(t)
 	for attempt := 0; attempt < 5; attempt++ {
@@ -91,8 +128,8 @@ func start(t *testing.T, name, proto string) string {
 		ln.Close()
 		cmd := exec.Command(filepath.Join(dir, name), "-proto", proto, "-addr", addr)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		logs := new(logBuffer)
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +148,7 @@ func start(t *testing.T, name, proto string) string {
 			}
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				c.Close()
-				return addr
+				return addr, logs
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -119,7 +156,7 @@ func start(t *testing.T, name, proto string) string {
 	retry:
 	}
 	t.Fatalf("%s would not start", name)
-	return ""
+	return "", nil
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -180,8 +217,45 @@ func each(t *testing.T, proto string, f func(t *testing.T, addr string)) {
 	for _, name := range servers(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, start(t, name, proto))
+			addr, _ := start(t, name, proto)
+			f(t, addr)
 		})
+	}
+}
+
+// The simpleserver binary names its engine in its start log: epoll on
+// Linux, and portable when built with -tags simpleserver_portable, so the
+// portable server really measures the portable engine.
+func TestEngine(t *testing.T) {
+	native := "portable"
+	if runtime.GOOS == "linux" {
+		native = "epoll"
+	}
+	for name, want := range map[string]string{"simpleserver": native, "portable": "portable"} {
+		for _, proto := range []string{"hello", "echo"} {
+			t.Run(name+"/"+proto, func(t *testing.T) {
+				t.Parallel()
+				_, logs := start(t, name, proto)
+				// The line is logged once the server listens, so it may
+				// follow the first successful dial.
+				head := fmt.Sprintf("simpleserver %s listening on ", proto)
+				var line string
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+					_, rest, found := strings.Cut(logs.String(), head)
+					if l, _, complete := strings.Cut(rest, "\n"); found && complete {
+						line = head + l
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("no complete start log line %q...; output: %q", head, logs.String())
+					}
+				}
+				if !strings.HasSuffix(line, ", engine "+want) {
+					t.Fatalf("%s (-proto %s) logged %q, want it to end \", engine %s\"", name, proto, line, want)
+				}
+				t.Log(line)
+			})
+		}
 	}
 }
 

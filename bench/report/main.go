@@ -141,6 +141,22 @@ func (r *Record) otherPct() float64 {
 	return math.Max(0, 100*other/wall)
 }
 
+// growthPerConn is scenario e's server RSS growth per held connection, in
+// bytes.
+func (r *Record) growthPerConn() float64 {
+	if r.Client == nil || r.Client.Held == 0 || r.RSSBeforeKB == nil || r.RSSHeldKB == nil {
+		return math.NaN()
+	}
+	return (*r.RSSHeldKB - *r.RSSBeforeKB) * 1024 / float64(r.Client.Held)
+}
+
+func (r *Record) p99() float64 {
+	if r.Client == nil {
+		return math.NaN()
+	}
+	return r.Client.Latency.P99
+}
+
 func (r *Record) problems() int {
 	if r.Client == nil {
 		return 1
@@ -267,12 +283,14 @@ func us(x float64) string {
 	}
 }
 
-// serverOrder is the order of rows: the reference, ours, then the peers.
-var serverOrder = []string{"c", "simpleserver", "net", "gnet", "netpoll", "nbio", "evio"}
+// serverOrder is the order of rows: the reference, ours (on epoll, then
+// on the portable engine), then the peers.
+var serverOrder = []string{"c", "simpleserver", "portable", "net", "gnet", "netpoll", "nbio", "evio"}
 
 var serverLabel = map[string]string{
 	"c":            "C reference (epoll)",
 	"simpleserver": "**simpleserver**",
+	"portable":     "simpleserver (portable engine)",
 	"net":          "Go net",
 	"gnet":         "gnet v2.9.7",
 	"netpoll":      "netpoll v0.7.2",
@@ -280,6 +298,9 @@ var serverLabel = map[string]string{
 	"evio":         "evio v1.0.8",
 }
 
+// peers are the other libraries. portable is simpleserver itself (built
+// with -tags simpleserver_portable), so it is no peer: it never sets the
+// best peer's throughput that scenario f's rate is taken from.
 var peers = []string{"net", "gnet", "netpoll", "nbio", "evio"}
 
 func orderServers(names map[string]bool) []string {
@@ -636,6 +657,9 @@ func writeReport(dir, outPath string) error {
 	w("- Every reply is verified byte for byte by the client; **errors** counts connection errors, mismatches and failed runs over all rounds (0 expected).\n\n")
 
 	w("Commands (port chosen per run):\n\n```sh\n")
+	if v, ok := m["build_portable"]; ok {
+		w("# portable is servers/simpleserver built with: %s\n", v)
+	}
 	for _, s := range serverOrder {
 		if v, ok := m["server_"+s]; ok {
 			w("%s\n", v)
@@ -686,12 +710,7 @@ func writeReport(dir, outPath string) error {
 		w("Server RSS (`VmRSS`, `/proc/<pid>/status`) once the server is listening, and again once all connections have had their reply and are held open (sampled 0.5 s after the client reports it holds them all). Growth per connection = (held − before) / connections held.\n\n")
 		w("| server | RSS before | RSS held | growth per connection (median) | range | × C | held | errors |\n")
 		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-		per := func(r *Record) float64 {
-			if r.Client == nil || r.Client.Held == 0 || r.RSSBeforeKB == nil || r.RSSHeldKB == nil {
-				return math.NaN()
-			}
-			return (*r.RSSHeldKB - *r.RSSBeforeKB) * 1024 / float64(r.Client.Held)
-		}
+		per := (*Record).growthPerConn
 		for _, g := range gs {
 			v := g.values(per)
 			lo, hi := minMax(v)
@@ -755,6 +774,8 @@ func writeReport(dir, outPath string) error {
 		}
 	}
 
+	writePortableVsNet(&b, recs)
+
 	writeSyscalls(&b, recs, dir)
 
 	// Noise: runs where the rest of the machine was busy.
@@ -785,6 +806,65 @@ func writeReport(dir, outPath string) error {
 	}
 
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+var shortTitles = map[string]string{
+	"a": "(a) hello, 100 conns, pipeline 1",
+	"b": "(b) hello, 1,000 conns, pipeline 1",
+	"c": "(c) hello, 100 conns, pipeline 16",
+	"d": "(d) echo, 50 conns, 4 KiB",
+}
+
+// writePortableVsNet compares the portable engine with Go net, the package
+// it runs on: what simpleserver costs off Linux against what net costs.
+// The ratios are paired as × C is, with net as the reference.
+func writePortableVsNet(b io.Writer, recs []*Record) {
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	both := func(scen string) (p, n *group) {
+		gs := groups(recs, scen, false)
+		return find(gs, "portable"), find(gs, "net")
+	}
+	var table []string
+	for _, scen := range []string{"a", "b", "c", "d"} {
+		p, n := both(scen)
+		if p == nil || n == nil {
+			continue
+		}
+		table = append(table, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %d |\n", shortTitles[scen],
+			thousands(median(p.values((*Record).reqPerSec))), thousands(median(n.values((*Record).reqPerSec))),
+			f2(pairedRatio(p, n, (*Record).reqPerSec)),
+			f2(median(p.values((*Record).serverCPUUsPerReq))), f2(median(n.values((*Record).serverCPUUsPerReq))),
+			f2(pairedRatio(p, n, (*Record).serverCPUUsPerReq)), p.problems()+n.problems()))
+	}
+	var lines []string
+	if p, n := both("e"); p != nil && n != nil {
+		per := (*Record).growthPerConn
+		lines = append(lines, fmt.Sprintf("(e) server RSS growth per held connection: portable %s, net %s, × net %s.",
+			bytesStr(median(p.values(per))), bytesStr(median(n.values(per))), f2(pairedRatio(p, n, per))))
+	}
+	if p, n := both("f"); p != nil && n != nil {
+		lines = append(lines, fmt.Sprintf("(f) p99 latency at the same offered rate: portable %s, net %s, × net %s.",
+			us(median(p.values((*Record).p99))), us(median(n.values((*Record).p99))), f2(pairedRatio(p, n, (*Record).p99))))
+	}
+	if len(table) == 0 && len(lines) == 0 {
+		return
+	}
+	w("## Portable engine against Go net\n\n")
+	w("The portable engine is what simpleserver runs on off Linux: `servers/simpleserver` built with `-tags simpleserver_portable`, the same library on Go's `net` package (a reader goroutine per connection feeding the one event loop; `TCP_DEFER_ACCEPT` has no portable equivalent and is not applied). Go net, a goroutine per connection, is the package it is built on, so the question is what the event loop costs on top of it. The ratios are paired as × C is, with net as the reference: each round's portable value divided by net's in the same round, then the median over rounds. **req/s × net** above 1: more throughput than net; **µs/req × net** above 1: more server CPU per request than net.\n\n")
+	if len(table) > 0 {
+		w("| scenario | portable req/s | net req/s | req/s × net | portable µs/req | net µs/req | µs/req × net | errors |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, t := range table {
+			w("%s", t)
+		}
+		w("\n")
+	}
+	for _, l := range lines {
+		w("- %s\n", l)
+	}
+	if len(lines) > 0 {
+		w("\n")
+	}
 }
 
 func writeSyscalls(b io.Writer, recs []*Record, dir string) {

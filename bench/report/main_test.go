@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -114,5 +116,126 @@ func TestReportWrites(t *testing.T) {
 	want := "| C reference (epoll) | 50,000 | 50,000 – 50,000 | 1.00 | 5.00 | 1.00 | 25.0% | 75.0% | 50.0% | 0 |"
 	if !strings.Contains(string(b), want) {
 		t.Errorf("report lacks %q:\n%s", want, b)
+	}
+}
+
+// portableRecs: scenario a for c, simpleserver, portable and net over two
+// rounds (portable the fastest of all, so it would be the best peer if it
+// counted as one), plus e and f for portable and net.
+func portableRecs() []*Record {
+	run := func(scen, server string, round int, rps, requests, ticks float64) *Record {
+		return &Record{Scenario: scen, Server: server, Round: round, DurationS: 2, ClkTck: 100, ServerTicks: ticks,
+			// 2 CPUs for 2 s; the client's 1 s and 0.2 s of other work on
+			// top of the server's: rest 10%.
+			MachineTotal: 400, CPU0Total: 200, MachineBusy: ticks + 100 + 20,
+			Client: &Client{RequestsPerSec: rps, Requests: requests, DurationSec: 2, OK: true,
+				ClientCPU: struct {
+					TotalSec   float64 `json:"total_s"`
+					RunSec     float64 `json:"run_s"`
+					RunPercent float64 `json:"run_pct"`
+				}{RunSec: 1, RunPercent: 50}}}
+	}
+	held := func(server string, beforeKB, heldKB float64) *Record {
+		r := run("e", server, 1, 1000, 1000, 10)
+		r.RSSBeforeKB, r.RSSHeldKB, r.Client.Held = &beforeKB, &heldKB, 1000
+		return r
+	}
+	latency := func(server string, p99 float64) *Record {
+		r := run("f", server, 1, 5000, 10000, 10)
+		r.Client.Latency.P99 = p99
+		return r
+	}
+	return []*Record{
+		// c and net: 5 µs/req; portable 5 then 6 µs/req.
+		run("a", "c", 1, 100000, 200000, 100), run("a", "c", 2, 100000, 200000, 100),
+		run("a", "simpleserver", 1, 120000, 240000, 60), run("a", "simpleserver", 2, 120000, 240000, 60),
+		run("a", "portable", 1, 200000, 400000, 200), run("a", "portable", 2, 180000, 360000, 216),
+		run("a", "net", 1, 100000, 200000, 100), run("a", "net", 2, 90000, 180000, 90),
+		held("portable", 1000, 3000), held("net", 1000, 4000),
+		latency("portable", 300), latency("net", 200),
+	}
+}
+
+func TestPortableIsOursNotAPeer(t *testing.T) {
+	recs := portableRecs()
+	gs := groups(recs, "a", false)
+	var order []string
+	for _, g := range gs {
+		order = append(order, g.server)
+	}
+	if got := strings.Join(order, " "); got != "c simpleserver portable net" {
+		t.Errorf("groups in order %q, want \"c simpleserver portable net\"", got)
+	}
+	// portable's 190,000 is the highest median, but only net is a peer.
+	if best, who := bestPeerMedian(recs, nil); best != 95000 || who != "net" {
+		t.Errorf("best peer %v %s, want 95000 net", best, who)
+	}
+	// With no peer in the run, every server counts, as before.
+	if best, who := bestPeerMedian(recs, []string{"simpleserver", "portable"}); best != 190000 || who != "portable" {
+		t.Errorf("best of simpleserver, portable: %v %s, want 190000 portable", best, who)
+	}
+	if serverLabel["portable"] != "simpleserver (portable engine)" || fallback("portable") != "" {
+		t.Errorf("portable's label %q", serverLabel["portable"])
+	}
+}
+
+func TestReportPortableAgainstNet(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range portableRecs() {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-r%d.json", r.Scenario, r.Server, r.Round)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	machine := "build_portable=go build -tags simpleserver_portable -o /b/out/portable ./servers/simpleserver\nserver_portable=taskset -c 0 env GOMAXPROCS=1 /b/out/portable -proto <hello|echo> -addr 127.0.0.1:<port>\n"
+	if err := os.WriteFile(filepath.Join(dir, "machine.txt"), []byte(machine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "R.md")
+	if err := writeReport(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"# portable is servers/simpleserver built with: go build -tags simpleserver_portable -o /b/out/portable ./servers/simpleserver\ntaskset -c 0 env GOMAXPROCS=1 /b/out/portable -proto <hello|echo> -addr 127.0.0.1:<port>\n",
+		// portable: × C 2.0 and 1.8, µs/req × C 1.0 and 1.2, CPU 100% and
+		// 108%; net: CPU 50% and 45%.
+		"| simpleserver (portable engine) | 190,000 | 180,000 – 200,000 | 1.90 | 5.50 | 1.10 | 104.0% | 50.0% | 10.0% | 0 |\n| Go net | 95,000 | 90,000 – 100,000 | 0.95 | 5.00 | 1.00 | 47.5% | 50.0% | 10.0% | 0 |\n",
+		"## Portable engine against Go net\n\n",
+		"| scenario | portable req/s | net req/s | req/s × net | portable µs/req | net µs/req | µs/req × net | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n| (a) hello, 100 conns, pipeline 1 | 190,000 | 95,000 | 2.00 | 5.50 | 5.00 | 1.10 | 0 |\n\n",
+		"- (e) server RSS growth per held connection: portable 2,048 B, net 3,072 B, × net 0.67.\n",
+		"- (f) p99 latency at the same offered rate: portable 300 µs, net 200 µs, × net 1.50.\n",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q:\n%s", want, b)
+		}
+	}
+	// The (f) section takes its rate from the best peer, net.
+	if want := "half the best peer's median throughput in (a) (net, 95,000 req/s)"; !strings.Contains(string(b), want) {
+		t.Errorf("report lacks %q", want)
+	}
+}
+
+func TestReportWithoutNetHasNoPortableSection(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range portableRecs() {
+		if r.Server == "net" {
+			continue
+		}
+		b, _ := json.Marshal(r)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-r%d.json", r.Scenario, r.Server, r.Round)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "R.md")
+	if err := writeReport(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if strings.Contains(string(b), "Portable engine against Go net") {
+		t.Errorf("a report without net has the portable-vs-net section:\n%s", b)
 	}
 }

@@ -4,6 +4,12 @@
 // with the 1 MiB limit, TCP_DEFER_ACCEPT (the binary's default) and the
 // library's defaults otherwise. The binary's idle/read/write timeouts are
 // off unless -timeouts is given, as none of the peers has any.
+//
+// Built with -tags simpleserver_portable it is the benchmark's "portable"
+// server: the same program on the library's portable engine (Go's net
+// package, a reader goroutine per connection feeding the event loop),
+// where DeferAccept has no equivalent and is not applied. The start log
+// names the engine the binary runs ("engine epoll" or "engine portable").
 package main
 
 import (
@@ -42,7 +48,7 @@ func main() {
 	if err := srv.Start(nil); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("simpleserver %s listening on %s", cfg.Proto, srv.Addrs()[0])
+	log.Printf("simpleserver %s listening on %s, engine %s", cfg.Proto, srv.Addrs()[0], srv.Engine())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
