@@ -5,7 +5,6 @@ import (
 	"net"
 
 	"github.com/simple-server/simpleserver/internal/sock"
-	"golang.org/x/sys/unix"
 )
 
 // Detach hands c's socket over to the caller as a net.Conn served by the Go
@@ -81,6 +80,6 @@ func (l *loop) handOver(c *Conn) (net.Conn, []byte, error) {
 		kept = append([]byte(nil), x.in...)
 	}
 	l.detach(c, kindDetached, ErrDetached, endHandOver)
-	unix.Close(fd)
+	sock.Close(fd)
 	return nc, kept, nil
 }

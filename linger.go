@@ -1,12 +1,12 @@
 package simpleserver
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/simple-server/simpleserver/internal/poll"
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
-	"golang.org/x/sys/unix"
 )
 
 // Closing a socket that still has unread input makes Linux send a reset
@@ -35,8 +35,8 @@ type lingerer struct {
 
 // linger starts the lingering close of fd. On the loop.
 func (l *loop) linger(fd int) {
-	if unix.Shutdown(fd, unix.SHUT_WR) != nil || l.poller.Mod(fd, poll.In|poll.RDHup) != nil {
-		unix.Close(fd)
+	if sock.ShutdownWrite(fd) != nil || l.poller.Mod(fd, poll.In|poll.RDHup) != nil {
+		sock.Close(fd)
 		return
 	}
 	lg := &lingerer{fd: fd}
@@ -54,10 +54,10 @@ func (l *loop) linger(fd int) {
 func (l *loop) discard(lg *lingerer) {
 	for range lingerBudget {
 		n, err := sock.Read(lg.fd, l.buf)
-		if n > 0 || err == unix.EINTR {
+		if n > 0 || err == syscall.EINTR {
 			continue
 		}
-		if err != unix.EAGAIN {
+		if err != syscall.EAGAIN {
 			l.unlinger(lg) // EOF or an error
 		}
 		return
@@ -72,7 +72,7 @@ func (l *loop) unlinger(lg *lingerer) {
 	}
 	delete(l.lingering, lg.fd)
 	l.lingers.Remove(&lg.node)
-	unix.Close(lg.fd)
+	sock.Close(lg.fd)
 }
 
 // expireLingers closes lingering sockets whose time is up. On the loop.

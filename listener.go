@@ -5,12 +5,12 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/simple-server/simpleserver/internal/poll"
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
-	"golang.org/x/sys/unix"
 )
 
 // Listeners are level-triggered: the acceptor takes at most acceptBudget
@@ -111,7 +111,7 @@ func (ln *listener) close() {
 	if ln.loop != nil && !ln.paused {
 		ln.loop.poller.Del(ln.fd)
 	}
-	unix.Close(ln.fd)
+	sock.Close(ln.fd)
 	if ln.orig != nil {
 		ln.orig.Close()
 	}
@@ -128,16 +128,16 @@ func (l *loop) accept(ln *listener) (more bool) {
 	for range acceptBudget {
 		fd, peer, err := sock.Accept(ln.fd)
 		if err != nil {
-			var errno unix.Errno
+			var errno syscall.Errno
 			errors.As(err, &errno)
 			switch errno {
-			case unix.EAGAIN:
+			case syscall.EAGAIN:
 				return false
-			case unix.EPROTO, unix.EPERM:
+			case syscall.EPROTO, syscall.EPERM:
 				// The connection died in the backlog or a firewall
 				// refused it: nothing is wrong with the listener.
 				continue
-			case unix.EMFILE, unix.ENFILE:
+			case syscall.EMFILE, syscall.ENFILE:
 				l.shed(ln)
 				l.backOff(ln, err)
 				return false
@@ -193,7 +193,7 @@ func (l *loop) shed(ln *listener) {
 	if l.reserve < 0 {
 		return
 	}
-	unix.Close(l.reserve)
+	sock.Close(l.reserve)
 	l.reserve = -1
 	for range acceptBudget {
 		fd, _, err := sock.Accept(ln.fd)
@@ -213,7 +213,7 @@ func (l *loop) openReserve() {
 	if l.reserve >= 0 {
 		return
 	}
-	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := sock.OpenReserve()
 	if err != nil {
 		return // out of descriptors still: try again after the next shed
 	}

@@ -3,13 +3,13 @@ package simpleserver
 import (
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/simple-server/simpleserver/internal/buffer"
 	"github.com/simple-server/simpleserver/internal/poll"
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -35,7 +35,7 @@ type loop struct {
 	srv       *Server
 	poller    *poll.Poller
 	buf       []byte
-	iov       []unix.Iovec
+	iov       []sock.Iovec
 	conns     connTable
 	listeners []*listener
 	reserve   int     // a spare descriptor, given up to shed on EMFILE; -1 if none
@@ -73,7 +73,7 @@ func newLoop(s *Server) (*loop, error) {
 		srv:     s,
 		poller:  p,
 		buf:     make([]byte, readBufferSize),
-		iov:     make([]unix.Iovec, buffer.MaxIovecs),
+		iov:     make([]sock.Iovec, buffer.MaxIovecs),
 		reserve: -1,
 		base:    time.Now(),
 	}, nil
@@ -171,10 +171,9 @@ func (l *loop) handle(fd int, ev uint32) {
 	if ev&poll.Err != 0 {
 		// The socket has a pending error (a reset): nothing can be
 		// delivered any more.
-		errno, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-		err := error(unix.ECONNRESET)
-		if errno != 0 {
-			err = unix.Errno(errno)
+		err := sock.SocketError(fd)
+		if err == nil {
+			err = syscall.ECONNRESET
 		}
 		l.closeConn(c, kindError, err)
 		return
@@ -286,6 +285,7 @@ func (l *loop) register(fd int, peer sock.Peer) {
 	if l.stopping {
 		// Accepted before the stop reached the acceptor: answer what it
 		// sent, like every other connection.
+		sock.Drain(fd)
 		l.read(c)
 		l.drain(c)
 	}
@@ -295,9 +295,10 @@ func (l *loop) register(fd int, peer sock.Peer) {
 
 // reject closes an accepted socket that never became a Conn.
 func (l *loop) reject(fd int, kind closeKind) {
-	unix.Close(fd)
+	// Counted first: a peer that sees the close and asks Stats finds it.
 	l.stats.open.Add(-1)
 	l.stats.closed[kind].Add(1)
+	sock.Close(fd)
 }
 
 // shutdown starts a graceful stop of this loop. On the loop.
@@ -306,11 +307,15 @@ func (l *loop) shutdown() {
 	// kernel accepted them on our behalf, so they are served like the
 	// rest (the drain is bounded by the backlog's length).
 	for _, ln := range l.listeners {
+		sock.Drain(ln.fd)
 		for i := 0; !ln.paused && i <= sock.Backlog(l.srv.Backlog)/acceptBudget && l.accept(ln); i++ {
 		}
 	}
 	l.stopping = true
 	l.closeListeners()
+	for c := range l.conns.all() {
+		sock.Drain(int(c.fd))
+	}
 	for c := range l.conns.all() {
 		// Requests already in the socket buffer were accepted by the
 		// kernel on our behalf: answer them too (one budget's worth).
@@ -363,7 +368,7 @@ func (l *loop) closeListeners() {
 	}
 	l.listeners = nil
 	if l.reserve >= 0 {
-		unix.Close(l.reserve)
+		sock.Close(l.reserve)
 		l.reserve = -1
 	}
 }

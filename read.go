@@ -2,11 +2,11 @@ package simpleserver
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/simple-server/simpleserver/codec"
 	"github.com/simple-server/simpleserver/internal/buffer"
 	"github.com/simple-server/simpleserver/internal/sock"
-	"golang.org/x/sys/unix"
 )
 
 // read reads c until the socket is drained, c may not be read any more,
@@ -57,9 +57,9 @@ func (l *loop) read(c *Conn) {
 				l.serveStream(c, kept, true)
 			}
 			c.stopped, c.sawEOF = true, true
-		case err == unix.EINTR:
+		case err == syscall.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case err == syscall.EAGAIN:
 		default:
 			l.closeConn(c, kindError, err)
 			return

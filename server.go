@@ -1,6 +1,13 @@
 // Package simpleserver is an event-driven TCP (and Unix socket) server
 // built directly on Linux epoll.
 //
+// Off Linux (macOS, the BSDs, Windows), and on Linux when built with the
+// tag simpleserver_portable, the same API runs on a portable engine built
+// on Go's net package: a reader goroutine per connection feeds the loops,
+// which keep every guarantee documented here (see Server.Engine and the
+// README's Platforms section). Production belongs on epoll; the portable
+// engine is for development everywhere.
+//
 // A Server runs a few event loops, each a goroutine that owns an epoll
 // instance and the connections assigned to it. A loop reads what arrives
 // into one shared buffer, lets the Codec cut it into messages, calls the
@@ -103,22 +110,28 @@ type Server struct {
 
 	// ReusePort opens one listener per loop with SO_REUSEPORT and lets the
 	// kernel spread connections. Only with ListenAndServe/Start(nil).
+	// Linux's epoll engine only: the portable engine refuses it at Start
+	// (other systems' SO_REUSEPORT does not balance).
 	ReusePort bool
 	// DeferAccept sets TCP_DEFER_ACCEPT on listeners the server creates:
 	// a connection is accepted only once its first data arrived (or the
 	// timeout passed), so a loop never wakes for a handshake alone. 0 means
 	// DefaultDeferAccept; negative turns it off, which protocols where the
-	// server speaks first must do.
+	// server speaks first must do. Linux only: the portable engine has no
+	// equivalent and ignores it (connections are accepted at the
+	// handshake).
 	DeferAccept time.Duration
 	// Backlog is the listen backlog; 0 means DefaultBacklog. It is capped
-	// at net.core.somaxconn.
+	// at net.core.somaxconn. The portable engine cannot set it and ignores
+	// it: Go's net listens with the system's largest backlog.
 	Backlog int
 	// DisableNoDelay leaves Nagle's algorithm on for accepted sockets. By
 	// default TCP_NODELAY is set: replies are batched by the loop already,
 	// and Nagle would hold back a reply waiting for the previous one's ACK.
 	DisableNoDelay bool
 	// KeepAlive configures TCP keep-alive on each accepted socket; the zero
-	// value leaves it off.
+	// value leaves it off. Zero Idle, Interval and Count keep the system's
+	// defaults on both engines (unlike net.Dialer, where zero means 15 s).
 	KeepAlive net.KeepAliveConfig
 	// ReadBuffer and WriteBuffer set SO_RCVBUF and SO_SNDBUF on accepted
 	// sockets when positive; 0 keeps the kernel's autotuning.

@@ -1,6 +1,10 @@
 package simpleserver
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/simple-server/simpleserver/internal/poll"
+)
 
 // Stats is a snapshot of a server's counters since Start. Counters are
 // kept per event loop and summed here, so keeping them costs the hot path
@@ -74,6 +78,12 @@ type counters struct {
 	open        atomic.Int64
 	closed      [numKinds]atomic.Uint64
 }
+
+// Engine names the engine the server runs on: "epoll" (Linux) or
+// "portable" (Go's net, elsewhere, or on Linux with the build tag
+// simpleserver_portable); see the README's Platforms section. It is fixed
+// when the program is built. Any goroutine may call it.
+func (s *Server) Engine() string { return poll.Engine }
 
 // Stats returns the server's counters summed over its loops. Any goroutine
 // may call it, at any time.

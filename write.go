@@ -1,7 +1,9 @@
 package simpleserver
 
 import (
-	"golang.org/x/sys/unix"
+	"syscall"
+
+	"github.com/simple-server/simpleserver/internal/sock"
 )
 
 // flush writes what c has queued with one write or writev, fires the
@@ -53,7 +55,7 @@ func (l *loop) flush(c *Conn) {
 			l.touch(c)
 		}
 		l.unblocked(c)
-	case unix.EAGAIN:
+	case syscall.EAGAIN:
 		if n > 0 || !c.outBlocked {
 			// Progress (or the first stall) restarts the write timeout.
 			l.touch(c)
@@ -222,16 +224,18 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	c.mu.Unlock()
 
 	l.conns.set(fd, nil)
+	// Counted before the socket closes: a peer that sees the close and
+	// asks Stats finds it.
+	l.stats.open.Add(-1)
+	l.stats.closed[kind].Add(1)
 	switch how {
 	case endLinger:
 		l.linger(fd)
 	case endAbort:
 		// No EPOLL_CTL_DEL: the socket was never duplicated, so closing
 		// it removes it from the epoll set, one syscall fewer.
-		unix.Close(fd)
+		sock.Close(fd)
 	}
-	l.stats.open.Add(-1)
-	l.stats.closed[kind].Add(1)
 	c.stopped = true
 	l.keepTail(c, nil, 0)
 	l.idles.Remove(&c.idle)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -302,17 +301,6 @@ func (r *runner) holdDone(held int) {
 	if r.cfg.OnHold != nil {
 		r.cfg.OnHold(held)
 	}
-}
-
-// cpuTimes is the process's CPU time so far, user and system, in seconds.
-func cpuTimes() (t struct{ user, sys float64 }) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return t
-	}
-	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
-	t.user, t.sys = sec(ru.Utime), sec(ru.Stime)
-	return t
 }
 
 // dialAll connects every connection, at most cfg.DialConcurrency at a time,

@@ -186,7 +186,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		effectiveLoops = runtime.GOMAXPROCS(0)
 	}
 	attrs := []any{
-		"addr", bound.String(), "network", bound.Network(), "proto", *proto,
+		"addr", bound.String(), "network", bound.Network(), "proto", *proto, "engine", srv.Engine(),
 		"loops", effectiveLoops, "balance", *balance, "workers", *workers, "worker_queue", *workerQueue,
 		"reuseport", *reusePort, "defer_accept", *deferAccept, "nodelay", *noDelay,
 		"keepalive", *keepAlive, "backlog", sock.Backlog(*backlog),

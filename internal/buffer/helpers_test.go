@@ -1,3 +1,9 @@
+//go:build linux && !simpleserver_portable
+
+// WriteTo against the kernel: writev on real socket pairs. The portable
+// engine's Writev is exercised by the root package's suite, run with the
+// simpleserver_portable tag.
+
 package buffer
 
 import (

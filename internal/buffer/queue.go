@@ -1,7 +1,7 @@
 package buffer
 
 import (
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/simple-server/simpleserver/internal/sock"
 )
@@ -52,9 +52,9 @@ func (q *Queue) Append(p []byte) {
 // WriteTo writes as much as the socket takes, with one writev per
 // MaxIovecs chunks, or as many as iov (the caller's scratch space) holds;
 // with fewer than two, each chunk takes a write of its own. It returns the
-// bytes written; err is unix.EAGAIN when the socket buffer is full with
+// bytes written; err is syscall.EAGAIN when the socket buffer is full with
 // bytes still queued, and only then.
-func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
+func (q *Queue) WriteTo(fd int, iov []sock.Iovec) (int, error) {
 	total := 0
 	for q.n > 0 {
 		var n, offered int
@@ -85,12 +85,12 @@ func (q *Queue) WriteTo(fd int, iov []unix.Iovec) (int, error) {
 			total += n
 		}
 		switch {
-		case err == unix.EINTR:
+		case err == syscall.EINTR:
 		case err != nil:
 			return total, err
 		case n < offered:
 			// A short write means the socket buffer is full.
-			return total, unix.EAGAIN
+			return total, syscall.EAGAIN
 		}
 	}
 	return total, nil

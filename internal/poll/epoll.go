@@ -1,7 +1,5 @@
-// Package poll wraps one epoll instance and the eventfd that wakes it.
-//
-// A Poller belongs to one event loop goroutine: Add, Mod, Del and Wait are
-// called only from it. Wake is the one method other goroutines call.
+//go:build linux && !simpleserver_portable
+
 package poll
 
 import (
@@ -10,6 +8,12 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// Engine names this readiness source in logs and Server.Engine.
+const Engine = "epoll"
+
+// Event is one readiness report: the descriptor and its event bits.
+type Event = unix.EpollEvent
 
 // Event bits, re-exported so callers need not import x/sys/unix for them.
 const (
@@ -101,7 +105,7 @@ func (p *Poller) ctl(op, fd int, events uint32) error {
 // The event array doubles each time a wait fills it, up to maxCap, so a
 // loop with thousands of busy connections needs few calls per turn while a
 // quiet one stays small.
-func (p *Poller) Wait(msec int) (events []unix.EpollEvent, woken bool, err error) {
+func (p *Poller) Wait(msec int) (events []Event, woken bool, err error) {
 	n, err := unix.EpollWait(p.epfd, p.events, msec)
 	if err != nil {
 		if err == unix.EINTR {

@@ -1,3 +1,5 @@
+//go:build linux && !simpleserver_portable
+
 package poll
 
 import (

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !simpleserver_portable
 
 package sock
 
@@ -9,18 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// DefaultBacklog is the accept-queue length used when none is requested.
-//
-// The accept queue holds connections whose handshake the kernel has
-// completed but that nobody has accepted yet. When it is full the kernel
-// drops the client's final handshake ACK (or answers with RST if
-// net.ipv4.tcp_abort_on_overflow is set), and the client retransmits with
-// exponential backoff, so a burst of connections larger than the queue
-// costs whole seconds of latency. An event loop normally drains the queue
-// within one wakeup, so the queue only has to absorb bursts arriving while
-// the loop is busy; 1024 covers that without pinning much memory.
-const DefaultBacklog = 1024
 
 // Backlog returns the backlog Listen will effectively get for a request:
 // DefaultBacklog when requested <= 0, and never more than the

@@ -1,6 +1,4 @@
-//go:build linux
-
-// Package sock is the socket layer under the epoll event loops: it creates
+// Package sock is the socket layer under the event loops: it creates
 // listening sockets, accepts connections, sets per-connection options,
 // reads and writes them, and converts between kernel socket addresses and
 // net.Addr.
@@ -8,7 +6,7 @@
 // Everything here works on raw file descriptors (ints) rather than net.Conn,
 // because the server drives readiness itself with epoll instead of going
 // through the Go runtime's netpoller. The caller owns every descriptor this
-// package returns and must close it with unix.Close.
+// package returns and must close it with Close.
 //
 // Every descriptor is created non-blocking and close-on-exec in the same
 // system call that creates it (SOCK_NONBLOCK|SOCK_CLOEXEC, F_DUPFD_CLOEXEC):
@@ -23,6 +21,9 @@
 //     window in which the child inherits the descriptor and keeps the port
 //     or connection open behind our back.
 //
-// The package is Linux-only: TCP_DEFER_ACCEPT, accept4 and the TCP
-// keep-alive knobs used here are Linux interfaces.
+// That is the epoll engine's socket layer, on Linux. Elsewhere (and on
+// Linux with the build tag simpleserver_portable) the same functions work
+// on sockets of Go's net package instead, emulated as descriptors: see
+// portable.go. The files of each engine say so in their build line; the
+// option types (options.go) are shared.
 package sock

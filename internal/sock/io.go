@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !simpleserver_portable
 
 package sock
 
@@ -37,7 +37,7 @@ func Write(fd int, p []byte) (int, error) {
 
 // Writev writes the buffers iov describes, in order; size is their total
 // length.
-func Writev(fd int, iov []unix.Iovec, size int) (int, error) {
+func Writev(fd int, iov []Iovec, size int) (int, error) {
 	return call(unix.SYS_WRITEV, fd, unsafe.Pointer(unsafe.SliceData(iov)), len(iov), size)
 }
 

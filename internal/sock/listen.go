@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !simpleserver_portable
 
 package sock
 
@@ -6,31 +6,9 @@ import (
 	"errors"
 	"net"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// ListenOptions apply to a listening socket created by Listen.
-type ListenOptions struct {
-	// Backlog is the accept-queue length; see Backlog for how it is
-	// defaulted (<= 0 means DefaultBacklog) and capped at somaxconn.
-	Backlog int
-
-	// ReusePort sets SO_REUSEPORT before bind, so that several listeners
-	// (one per event loop) can bind the same address. The kernel then
-	// hashes each incoming connection to one of them, which spreads
-	// accepts across loops without a shared accept queue or thundering
-	// herd. All sockets in the group must set it and belong to the same
-	// effective user. TCP only: AF_UNIX has no reuseport groups (a second
-	// bind fails with EADDRINUSE regardless), so it is ignored there.
-	ReusePort bool
-
-	// DeferAccept, when > 0, sets TCP_DEFER_ACCEPT to this duration in
-	// whole seconds (rounded up, at least 1); see SetDeferAccept. 0 (or
-	// negative) leaves it off. TCP only; ignored for "unix".
-	DeferAccept time.Duration
-}
 
 // Listen creates a listening socket and returns its descriptor and the
 // address it is bound to (with a requested port 0 replaced by the port the
