@@ -1,3 +1,5 @@
+//go:build linux
+
 package simpleserver_test
 
 // The child process of TestFDExhaustionBacksOffAndRecovers and what the

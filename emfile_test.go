@@ -1,3 +1,5 @@
+//go:build linux
+
 package simpleserver_test
 
 // Running out of descriptors (EMFILE): the server sheds the clients it

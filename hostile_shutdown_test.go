@@ -332,7 +332,7 @@ func dialSmallWindow(t testing.TB, addr string, rcvbuf int) *net.TCPConn {
 	d := net.Dialer{Timeout: testDeadline, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			serr = setRcvbuf(fd, rcvbuf)
 		}); err != nil {
 			return err
 		}

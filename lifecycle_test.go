@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,10 +168,22 @@ func TestSlowConsumerCap(t *testing.T) {
 func TestBackpressureHoldsAndResumes(t *testing.T) {
 	const requests = 200000
 	const high, low, cap = 256 << 10, 64 << 10, 2 << 20
-	paused := make(chan bool, 16)
+	// The loop must never block in the callback, however often the
+	// connection flips between paused and resumed while it drains.
+	var mu sync.Mutex
+	var flips []bool
+	paused := make(chan bool, 1)
 	srv := helloServer(func(s *simpleserver.Server) {
 		s.WriteHighWater, s.WriteLowWater, s.MaxPendingBytes = high, low, cap
-		s.OnBackpressure = func(_ *simpleserver.Conn, p bool) { paused <- p }
+		s.OnBackpressure = func(_ *simpleserver.Conn, p bool) {
+			mu.Lock()
+			flips = append(flips, p)
+			mu.Unlock()
+			select {
+			case paused <- p:
+			default:
+			}
+		}
 	})
 	addr := start(t, srv)
 	c := dial(t, addr)
@@ -222,12 +235,15 @@ func TestBackpressureHoldsAndResumes(t *testing.T) {
 	if st.Closed.SlowConsumer != 0 || st.MessagesIn != requests+1 {
 		t.Fatalf("stats: %+v", st)
 	}
-	resumed := false
-	for len(paused) > 0 {
-		resumed = !<-paused
+	mu.Lock()
+	defer mu.Unlock()
+	for i, p := range flips {
+		if p != (i%2 == 0) {
+			t.Fatalf("OnBackpressure reported %v: pauses and resumes must alternate, starting with a pause", flips)
+		}
 	}
-	if !resumed {
-		t.Fatal("OnBackpressure never reported the resume")
+	if len(flips)%2 != 0 {
+		t.Fatalf("OnBackpressure reported %v: the last pause was never resumed", flips)
 	}
 }
 

@@ -5,7 +5,6 @@ package simpleserver_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -405,20 +403,7 @@ func goid() uint64 {
 // client does not read, and the rest stays queued in the server.
 func dialSmall(t testing.TB, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: testDeadline, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
-		})
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(testDeadline))
-	t.Cleanup(func() { c.Close() })
-	return c
+	return dialSmallWindow(t, addr, 64<<10)
 }
 
 // pattern returns n bytes of a sequence with no short period, starting at

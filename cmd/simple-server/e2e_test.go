@@ -20,7 +20,8 @@ func buildBinaries(t *testing.T) (server, client string) {
 	dir := t.TempDir()
 	server, client = filepath.Join(dir, "simple-server"), filepath.Join(dir, "simple-client")
 	for bin, pkg := range map[string]string{server: ".", client: "../simple-client"} {
-		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		// The binaries run the engine this test binary was built for.
+		out, err := exec.Command("go", "build", "-tags", engineTags, "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
@@ -43,7 +44,7 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, <
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addrc := make(chan string, 1)
+	addrc := make(chan []string, 1)
 	rest := make(chan string, 1)
 	go func() {
 		var log strings.Builder
@@ -51,14 +52,17 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, <
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
+				addrc <- []string{m[1], sc.Text()}
 			}
 		}
 		rest <- log.String()
 	}()
 	select {
-	case addr := <-addrc:
-		return addr, cmd, rest
+	case m := <-addrc:
+		if !strings.Contains(m[1], " engine="+wantEngine+" ") {
+			t.Fatalf("the start log does not name the engine %s: %s", wantEngine, m[1])
+		}
+		return m[0], cmd, rest
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not report its address")
 		return "", nil, nil
