@@ -29,7 +29,7 @@ type listener struct {
 
 	next     net.Conn // accepted, not yet taken
 	err      error    // the accept that failed, not yet taken
-	parked   bool     // after an error, Accept accepts itself (see Accept)
+	parked   bool     // after an error, until watched again: Accept accepts itself
 	draining bool     // Drain: Accept takes what the backlog holds itself
 	closed   bool
 }
@@ -78,11 +78,12 @@ func (l *listener) acceptLoop() {
 
 // Accept takes the connection the acceptor holds: a new descriptor and
 // its peer. With none it returns syscall.EAGAIN. An accept error (EMFILE)
-// is returned as net reported it, so errors.As finds its errno; after one,
+// is returned as net reported it, so errors.As finds its errno. After one,
 // and while draining, Accept takes from the kernel's backlog itself
-// (acceptNow) until the backlog is empty, and only then lets the acceptor
-// go on. That is what the loops' EMFILE shedding needs: with the reserve
-// descriptor given up, accept and close what waits, then back off.
+// (acceptNow), and the acceptor waits until the listener is watched
+// again. That is what the loops' EMFILE shedding needs: with the reserve
+// descriptor given up, accept and close what waits, take the reserve
+// back, then back off (unwatched) and watch again.
 func Accept(fd int) (int, Peer, error) {
 	l, ok := lookup(fd).(*listener)
 	if !ok {
@@ -94,11 +95,11 @@ func Accept(fd int) (int, Peer, error) {
 	l.next, l.err = nil, nil
 	if nc == nil && err == nil && (l.parked || l.draining) {
 		nc, err = l.acceptNow()
-		if nc == nil && err == nil {
-			l.parked = false // the backlog is empty: the acceptor goes on
-		}
 	}
-	if err != nil {
+	if err != nil && !retriedAtOnce(err) {
+		// Until the loop watches the listener again (Poller.Add after
+		// its back-off): an acceptor running meanwhile would take the
+		// descriptor the loop frees for its reserve.
 		l.parked = true
 	}
 	l.cond.Broadcast()
@@ -109,6 +110,13 @@ func Accept(fd int) (int, Peer, error) {
 		return -1, Peer{}, err
 	}
 	return -1, Peer{}, syscall.EAGAIN
+}
+
+// retriedAtOnce reports whether err is one after which the loops accept
+// again at once (listener.go): a connection that died in the backlog, or
+// one a firewall refused.
+func retriedAtOnce(err error) bool {
+	return errors.Is(err, syscall.EPROTO) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // drainWait bounds acceptNow's wait for the backlog: a connection there
@@ -152,6 +160,9 @@ func (l *listener) drain() {
 func (l *listener) watch(fd int, n Notifier, events uint32) uint32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n != nil {
+		l.parked = false
+	}
 	l.cond.Broadcast()
 	return l.reg.set(fd, n, events, l.level())
 }
