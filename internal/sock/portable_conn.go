@@ -16,9 +16,13 @@ import (
 const (
 	// minRead and maxRead bound the reader's buffer. It starts small, so
 	// that an idle connection holds little, doubles while reads fill it,
-	// and falls back to minRead when a read needs no more.
-	minRead = 4 << 10
-	maxRead = 64 << 10
+	// and falls back to minRead after smallReads reads in a row that used
+	// a sixteenth of it or less (one short read, the tail of a message
+	// just over the buffer, must not undo the growth: the reads of every
+	// message would alternate between two sizes).
+	minRead    = 4 << 10
+	maxRead    = 64 << 10
+	smallReads = 8
 	// maxPending bounds the send buffer: bytes written but not yet taken
 	// by net.Conn.Write, like SO_SNDBUF.
 	maxPending = 64 << 10
@@ -75,6 +79,7 @@ func newConn(nc net.Conn) int {
 func (c *conn) read() {
 	defer close(c.readerDone)
 	buf := make([]byte, minRead)
+	small := 0 // reads in a row that used a sixteenth of buf or less
 	for {
 		n, err := c.nc.Read(buf)
 		c.mu.Lock()
@@ -94,12 +99,17 @@ func (c *conn) read() {
 			} else {
 				next := c.in[:cap(c.in)]
 				c.in, c.off = buf[:n], 0
+				if n <= len(buf)/16 {
+					small++
+				} else {
+					small = 0
+				}
 				switch {
 				case n == len(buf) && len(buf) < maxRead:
 					next = make([]byte, 2*len(buf))
-				case n <= minRead && len(buf) > minRead:
-					next = make([]byte, minRead)
-				case len(next) < len(buf):
+				case small >= smallReads && len(buf) > minRead:
+					next, small = make([]byte, minRead), 0
+				case len(next) != len(buf):
 					next = make([]byte, len(buf))
 				}
 				buf = next
