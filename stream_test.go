@@ -659,14 +659,29 @@ func TestStreamWaitDrainReset(t *testing.T) {
 	p.cmds["stream"] = func(c *simpleserver.Conn, _ *lineConn, _ string) {
 		c.Offload(func() {
 			b := make([]byte, 64<<10)
+			waited := false
 			for {
 				if c.Buffered() >= simpleserver.DefaultWriteHighWater {
-					close(waiting)
-					res <- c.WaitDrain()
-					return
+					if !waited {
+						waited = true
+						close(waiting)
+					}
+					err := c.WaitDrain()
+					if err != nil || c.Buffered() <= simpleserver.DefaultWriteLowWater {
+						res <- err
+						return
+					}
+					// The loop wrote some between the check and the
+					// wait, under high water again: WaitDrain did not
+					// wait. Fill up and wait again.
+					continue
 				}
 				if _, err := c.Write(b); err != nil {
-					res <- fmt.Errorf("write before the wait: %w", err)
+					if waited {
+						res <- err // the reset came while filling up again
+					} else {
+						res <- fmt.Errorf("write before the wait: %w", err)
+					}
 					return
 				}
 			}
