@@ -83,6 +83,10 @@ type connRare struct {
 	notifyTask func()
 
 	resume atomic.Pointer[func()] // ResumeReading's task, made on first use
+	// resumes counts ResumeReading tasks posted and not run yet: until
+	// they run, a stopped stream is not settled, because the handler
+	// that asked to be resumed has kept input still to serve.
+	resumes atomic.Int32
 
 	// Owned by the loop goroutine.
 	in      []byte            // the start of a frame not complete yet

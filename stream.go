@@ -73,7 +73,11 @@ func (c *Conn) PauseReading() {
 // something is done, paused or not), and then reads on. Any goroutine may
 // call it; the loop acts on it in its next turn.
 func (c *Conn) ResumeReading() {
-	c.loop.post(c.more().resumeTask(c))
+	x := c.more()
+	x.resumes.Add(1)
+	if !c.loop.post(x.resumeTask(c)) {
+		x.resumes.Add(-1)
+	}
 }
 
 // resumeTask returns c's prebuilt resume task, so resuming (once per HTTP
@@ -96,7 +100,12 @@ func (c *Conn) keepsInput() bool {
 
 // resumeStream is ResumeReading on the loop.
 func (l *loop) resumeStream(c *Conn) {
-	if c.fd < 0 || c.stopped && !c.keepsInput() {
+	c.rare.Load().resumes.Add(-1) // ResumeReading made the rare part
+	if c.fd < 0 {
+		return
+	}
+	if c.stopped && !c.keepsInput() {
+		l.settle(c) // it waited for this resume
 		return
 	}
 	// Edge-triggered: input that arrived while paused raised its edge

@@ -152,6 +152,9 @@ func (l *loop) settle(c *Conn) {
 	if s := c.serial(); s != nil && !s.WhenIdle() {
 		return // workerNotified settles again
 	}
+	if x := c.rare.Load(); x != nil && x.resumes.Load() > 0 {
+		return // resumeStream settles again
+	}
 	c.mu.Lock()
 	pending := c.out.Len()
 	c.mu.Unlock()
