@@ -30,15 +30,7 @@ func serve(t *testing.T, h http.Handler) string {
 		Workers: 8,
 		Logger:  slog.New(slog.DiscardHandler),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return start(t, srv)
 }
 
 // The net.Conn a Handler gets from Hijack passes x/net/nettest's
