@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -55,58 +54,11 @@ func TestHTTPEndToEnd(t *testing.T) {
 
 // --- the server ---
 
-type httpServer struct {
-	addr string
-	cmd  *exec.Cmd
-	log  <-chan string
-}
-
 // startHTTP starts simple-server -proto http with two loops and the
 // given -workers, plus args.
-func startHTTP(t *testing.T, bin, workers string, args ...string) *httpServer {
+func startHTTP(t *testing.T, bin, workers string, args ...string) *serverProcess {
 	t.Helper()
-	addr, cmd, log := startServer(t, bin, append([]string{"-proto", "http", "-loops", "2", "-workers", workers}, args...)...)
-	return &httpServer{addr: addr, cmd: cmd, log: log}
-}
-
-// stop sends SIGTERM and expects exit status 0 within 10 s, a log that
-// says it stopped, and no error in the log. It returns the log.
-func (s *httpServer) stop(t *testing.T) string {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	return s.wait(t, 10*time.Second)
-}
-
-// wait waits for the server to exit after a signal: its log first (the
-// pipe ends when the process does, and Wait would close it under the
-// reader), then its status.
-func (s *httpServer) wait(t *testing.T, within time.Duration) string {
-	t.Helper()
-	var text string
-	select {
-	case text = <-s.log:
-	case <-time.After(within):
-		t.Fatalf("server did not exit within %v of SIGTERM", within)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("server exit: %v\n%s", err, text)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("server closed its log but did not exit\n%s", text)
-	}
-	if !strings.Contains(text, "msg=stopped") {
-		t.Fatalf("server log lacks the stop line:\n%s", text)
-	}
-	if strings.Contains(text, "level=ERROR") || strings.Contains(text, "level=WARN") {
-		t.Fatalf("server log has errors:\n%s", text)
-	}
-	return text
+	return startServer(t, bin, append([]string{"-proto", "http", "-loops", "2", "-workers", workers}, args...)...)
 }
 
 // lookTool finds a client program that .ci/run installs.

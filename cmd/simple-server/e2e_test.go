@@ -31,9 +31,16 @@ func buildBinaries(t *testing.T) (server, client string) {
 
 var listening = regexp.MustCompile(`msg="simple-server listening" addr=(\S+)`)
 
-// startServer runs the server binary on a free port and returns its
-// address, the process, and a channel that yields its remaining log.
-func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, <-chan string) {
+// serverProcess is a running simple-server binary.
+type serverProcess struct {
+	addr string
+	cmd  *exec.Cmd
+	log  <-chan string // yields the log after the start line, once stderr ends
+}
+
+// startServer runs the server binary on a free port and waits for its
+// start line.
+func startServer(t *testing.T, bin string, args ...string) *serverProcess {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
@@ -62,10 +69,10 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, <
 		if !strings.Contains(m[1], " engine="+wantEngine+" ") {
 			t.Fatalf("the start log does not name the engine %s: %s", wantEngine, m[1])
 		}
-		return m[0], cmd, rest
+		return &serverProcess{addr: m[0], cmd: cmd, log: rest}
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not report its address")
-		return "", nil, nil
+		return nil
 	}
 }
 
@@ -101,23 +108,23 @@ func TestEndToEnd(t *testing.T) {
 	server, client := buildBinaries(t)
 
 	t.Run("hello", func(t *testing.T) {
-		addr, cmd, log := startServer(t, server, "-loops", "2", "-workers", "4")
+		srv := startServer(t, server, "-loops", "2", "-workers", "4")
 		for _, pipeline := range []string{"1", "16"} {
-			r := runClient(t, client, "-addr", addr, "-c", "50", "-n", "20000", "-pipeline", pipeline, "-close")
+			r := runClient(t, client, "-addr", srv.addr, "-c", "50", "-n", "20000", "-pipeline", pipeline, "-close")
 			if !r.OK || r.Requests != 20000 || r.Sent != 20000 || r.Mismatches != 0 || r.Errors.Total != 0 {
 				t.Fatalf("pipeline %s: %+v", pipeline, r)
 			}
 		}
-		stop(t, cmd, log)
+		srv.stop(t)
 	})
 
 	t.Run("echo", func(t *testing.T) {
-		addr, cmd, log := startServer(t, server, "-proto", "echo")
-		r := runClient(t, client, "-addr", addr, "-proto", "echo", "-c", "20", "-n", "5000", "-size", "4096", "-pipeline", "4")
+		srv := startServer(t, server, "-proto", "echo")
+		r := runClient(t, client, "-addr", srv.addr, "-proto", "echo", "-c", "20", "-n", "5000", "-size", "4096", "-pipeline", "4")
 		if !r.OK || r.Requests != 5000 || r.Mismatches != 0 || r.Errors.Total != 0 {
 			t.Fatalf("echo: %+v", r)
 		}
-		stop(t, cmd, log)
+		srv.stop(t)
 	})
 
 	t.Run("bad flags", func(t *testing.T) {
@@ -128,24 +135,42 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
-// stop sends SIGTERM and expects a graceful exit with status 0.
-func stop(t *testing.T, cmd *exec.Cmd, log <-chan string) {
+// stop sends SIGTERM and expects exit status 0 within 10 s, a log that
+// says it stopped, and no error in the log. It returns the log.
+func (s *serverProcess) stop(t *testing.T) string {
 	t.Helper()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	return s.wait(t, 10*time.Second)
+}
+
+// wait waits for the server to exit after a signal: its log first (the
+// pipe ends when the process does, and Wait would close it under the
+// reader), then its status.
+func (s *serverProcess) wait(t *testing.T, within time.Duration) string {
+	t.Helper()
+	var text string
+	select {
+	case text = <-s.log:
+	case <-time.After(within):
+		t.Fatalf("server did not exit within %v of SIGTERM", within)
+	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
-		text := <-log
 		if err != nil {
 			t.Fatalf("server exit: %v\n%s", err, text)
 		}
-		if !strings.Contains(text, `msg=stopped`) {
-			t.Fatalf("server log lacks the stop line:\n%s", text)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not stop on SIGTERM")
+	case <-time.After(5 * time.Second):
+		t.Fatalf("server closed its log but did not exit\n%s", text)
 	}
+	if !strings.Contains(text, "msg=stopped") {
+		t.Fatalf("server log lacks the stop line:\n%s", text)
+	}
+	if strings.Contains(text, "level=ERROR") || strings.Contains(text, "level=WARN") {
+		t.Fatalf("server log has errors:\n%s", text)
+	}
+	return text
 }
