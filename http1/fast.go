@@ -120,19 +120,27 @@ func (x *Exchange) SetStatus(code int) {
 // Connection is the server's too: adding one that says "close" makes the
 // response the connection's last, as CloseAfter does.
 func (x *Exchange) AddHeader(name, value string) {
-	if !validFieldName(name) || strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") {
+	if !validFieldName(name) {
 		return
 	}
-	switch {
-	case strings.EqualFold(name, "Date"):
-		x.hasDate = true
-	case strings.EqualFold(name, "Server"):
-		x.hasServer = true
-	case strings.EqualFold(name, "Connection"):
-		// The server's to set, from what it will do; "close" is a
-		// request to do it.
-		x.closeAfter = x.closeAfter || hasToken(value, "close")
-		return
+	// The length picks the one name a field can be before a comparison,
+	// so the common field (none of these) costs no comparison at all.
+	switch len(name) {
+	case len("Content-Length"), len("Transfer-Encoding"):
+		if strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") {
+			return
+		}
+	case len("Date"):
+		x.hasDate = x.hasDate || strings.EqualFold(name, "Date")
+	case len("Server"):
+		x.hasServer = x.hasServer || strings.EqualFold(name, "Server")
+	case len("Connection"):
+		if strings.EqualFold(name, "Connection") {
+			// The server's to set, from what it will do; "close" is a
+			// request to do it.
+			x.closeAfter = x.closeAfter || hasToken(value, "close")
+			return
+		}
 	}
 	x.fields = appendField(x.fields, name, value)
 }

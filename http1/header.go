@@ -155,24 +155,27 @@ func (e *extraHeaders) append(b []byte, serverName string, h http.Header) []byte
 	return b
 }
 
-// date is the Date field, formatted once a second rather than per
-// response: a response reads the clock and compares seconds.
-type date struct {
-	sec  int64
-	line []byte // "Date: <IMF-fixdate>\r\n"
-}
+// dateCache holds the Date field, "Date: <IMF-fixdate>\r\n", formatted
+// once a second rather than per response. A response does not even read
+// the clock: the first one after a second began formats the line and arms
+// a timer for the next second's start, which empties the cache. An idle
+// server so formats nothing and keeps no timer armed, and no goroutine.
+var dateCache atomic.Pointer[[]byte]
 
-var dateCache atomic.Pointer[date]
-
-// appendDate appends the current "Date: ...\r\n" field (RFC 9110 §6.6.1,
-// IMF-fixdate). Any goroutine.
+// appendDate appends the current Date field (RFC 9110 §6.6.1). Any
+// goroutine.
 func appendDate(b []byte) []byte {
-	now := time.Now()
-	d := dateCache.Load()
-	if d == nil || d.sec != now.Unix() {
-		line := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
-		d = &date{sec: now.Unix(), line: append(line, "\r\n"...)}
-		dateCache.Store(d)
+	if d := dateCache.Load(); d != nil {
+		return append(b, *d...)
 	}
-	return append(b, d.line...)
+	now := time.Now()
+	line := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
+	line = append(line, "\r\n"...)
+	if dateCache.CompareAndSwap(nil, &line) {
+		// One timer per second at most: only the goroutine that filled
+		// the cache arms it.
+		next := now.Truncate(time.Second).Add(time.Second)
+		time.AfterFunc(next.Sub(now), func() { dateCache.Store(nil) })
+	}
+	return append(b, line...)
 }
