@@ -29,6 +29,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -80,7 +84,6 @@ RES=${RESULTS_DIR:-$here/results}
 REPORT=${REPORT:-$here/RESULTS.md}
 LOGS=$OUT/logs
 mkdir -p "$OUT" "$RES" "$LOGS"
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- build
 log "building into $OUT"
@@ -92,37 +95,6 @@ gcc -O2 -Wall -o "$OUT/c" servers/c/hello.c
 rm -f "$RES"/*.json "$RES"/*.txt
 
 # ---------------------------------------------------------------- processes
-SERVER_PID=
-BG_PIDS=()
-cleanup() {
-	local p
-	for p in $SERVER_PID "${BG_PIDS[@]}"; do
-		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
-	done
-	sleep 0.5
-	for p in $SERVER_PID "${BG_PIDS[@]}"; do
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a port below the ephemeral range with no socket on it
-# at all (not even TIME_WAIT), so the server binds it and the clients'
-# own ports never collide with it.
-free_port() {
-	local p i
-	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 12000))
-		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "run.sh: no free port found" >&2
-	exit 1
-}
-
 server_cmd() { # name proto port -> the command line
 	local name=$1 proto=$2 port=$3
 	if [ "$name" = c ]; then
@@ -134,52 +106,13 @@ server_cmd() { # name proto port -> the command line
 
 # start_server name proto logfile: sets SERVER_PID and PORT, or fails.
 start_server() {
-	local name=$1 proto=$2 logf=$3 attempt i
-	for attempt in 1 2 3 4 5; do
-		PORT=$(free_port)
-		if [ "$name" = c ]; then
-			taskset -c 0 "$OUT/c" -proto "$proto" -addr "127.0.0.1:$PORT" >"$logf" 2>&1 &
-		else
-			taskset -c 0 env GOMAXPROCS=1 "$OUT/$name" -proto "$proto" -addr "127.0.0.1:$PORT" >"$logf" 2>&1 &
-		fi
-		SERVER_PID=$! # taskset and env exec: this is the server itself
-		for i in $(seq 1 100); do # 10 s
-			if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-				break
-			fi
-			if [ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ]; then
-				return 0
-			fi
-			sleep 0.1
-		done
-		stop_server
-		log "  $name did not start on port $PORT (attempt $attempt): $(tail -n 2 "$logf" | tr '\n' ' ')"
-	done
-	log "  $name would not start: this run is skipped"
-	return 1
+	local name=$1 proto=$2 logf=$3
+	if [ "$name" = c ]; then
+		launch "$name" "$logf" taskset -c 0 "$OUT/c" -proto "$proto" -addr 127.0.0.1:__PORT__
+	else
+		launch "$name" "$logf" taskset -c 0 env GOMAXPROCS=1 "$OUT/$name" -proto "$proto" -addr 127.0.0.1:__PORT__
+	fi
 }
-
-stop_server() {
-	[ -n "$SERVER_PID" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	local i
-	for i in $(seq 1 50); do # 5 s
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
-}
-
-# CPU ticks (utime+stime, all threads) of a process; fields after "comm)".
-proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Busy and total ticks of the whole machine, then of CPU 0 and CPU 1.
-sys_ticks() {
-	awk '/^cpu[01 ] / { b = $2+$3+$4+$7+$8+$9; printf "%d %d ", b, b+$5+$6 } END { print "" }' /proc/stat
-}
-CLK_TCK=$(getconf CLK_TCK)
 
 client() { # args... ; runs simple-client on CPU 1 with a hard timeout
 	timeout -k 5 $((DUR + 120)) taskset -c 1 "$OUT/simple-client" "$@"
@@ -222,49 +155,20 @@ one_run() {
 		return 0
 	fi
 	sleep 0.2
-	local rss0 t0 t1 sys0 sys1 rss1="null" code=0 load
-	rss0=$(rss_kb "$SERVER_PID")
-	t0=$(proc_ticks "$SERVER_PID")
-	sys0=$(sys_ticks)
+	measure_begin
+	RSS1=null CODE=0
 	# shellcheck disable=SC2086
 	if [ "$scen" = e ]; then
-		timeout -k 5 $((DUR + 120)) taskset -c 1 "$OUT/simple-client" -addr "127.0.0.1:$PORT" -json -q $args >"$cjson" 2>"$cerr" &
-		local cpid=$! i
-		BG_PIDS+=("$cpid")
-		for i in $(seq 1 $(((DUR + 90) * 10))); do
-			grep -q '^simple-client: holding' "$cerr" 2>/dev/null && break
-			kill -0 "$cpid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if grep -q '^simple-client: holding' "$cerr" 2>/dev/null; then
-			sleep 0.5 # let the server finish its turn
-			rss1=$(rss_kb "$SERVER_PID")
-		fi
-		wait "$cpid" || code=$?
-		BG_PIDS=()
+		held_client "$cerr" timeout -k 5 $((DUR + 120)) taskset -c 1 "$OUT/simple-client" -addr "127.0.0.1:$PORT" -json -q $args >"$cjson"
 	else
-		client -addr "127.0.0.1:$PORT" -json -q $args >"$cjson" 2>"$cerr" || code=$?
+		client -addr "127.0.0.1:$PORT" -json -q $args >"$cjson" 2>"$cerr" || CODE=$?
 	fi
-	t1=$(proc_ticks "$SERVER_PID" || echo "$t0")
-	sys1=$(sys_ticks)
-	load=$(cut -d' ' -f1 /proc/loadavg)
+	measure_end
 	stop_server
 	local cj=null
 	"$OUT/report" -valid "$cjson" 2>/dev/null && cj=$(cat "$cjson")
-	read -r mb0 mt0 c0b0 c0t0 c1b0 c1t0 <<<"$sys0"
-	read -r mb1 mt1 c0b1 c0t1 c1b1 c1t1 <<<"$sys1"
-	cat >"$RES/$tag.json" <<EOF
-{"scenario":"$scen","server":"$name","round":$round,"duration_s":$DUR,
- "server_command":"$(server_cmd "$name" "$proto" "$PORT")",
- "client_command":"taskset -c 1 $OUT/simple-client -addr 127.0.0.1:$PORT -json -q $args",
- "clk_tck":$CLK_TCK,"server_cpu_ticks":$((t1 - t0)),
- "server_rss_before_kb":${rss0:-null},"server_rss_held_kb":$rss1,
- "machine_busy_ticks":$((mb1 - mb0)),"machine_total_ticks":$((mt1 - mt0)),
- "cpu0_busy_ticks":$((c0b1 - c0b0)),"cpu0_total_ticks":$((c0t1 - c0t0)),
- "cpu1_busy_ticks":$((c1b1 - c1b0)),"cpu1_total_ticks":$((c1t1 - c1t0)),
- "loadavg_after":$load,"client_exit":$code,
- "client":$cj}
-EOF
+	write_record "$RES/$tag.json" "$scen" "$name" "$round" "$DUR" "$(server_cmd "$name" "$proto" "$PORT")" \
+		"taskset -c 1 $OUT/simple-client -addr 127.0.0.1:$PORT -json -q $args" "$cj"
 	local summary
 	summary=$("$OUT/report" -summary "$RES/$tag.json" 2>&1 || true)
 	log "  $tag: $summary"
@@ -321,20 +225,13 @@ EOF
 }
 
 # ---------------------------------------------------------------- main
-START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 {
-	echo "date=$START"
-	echo "nproc=$(nproc)"
-	echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
-	echo "kernel=$(uname -srm)"
-	echo "go=$(go version)"
+	machine_notes
 	echo "gcc=$(gcc --version | head -n1)"
 	echo "rounds=$ROUNDS"
-	echo "clk_tck=$CLK_TCK"
 	echo "duration_s=$DUR"
 	echo "servers=$SERVERS"
 	echo "scenarios=$SCENARIOS"
-	echo "loadavg_start=$(cat /proc/loadavg)"
 	echo "command=ROUNDS=$ROUNDS DURATION=${DUR}s SCENARIOS='$SCENARIOS' SERVERS='$SERVERS' SYSCALLS=$SYSCALLS SYSCALL_DURATION=${SYSDUR}s bench/run.sh"
 	for s in $SERVERS; do echo "server_$s=$(server_cmd "$s" '<hello|echo>' '<port>')"; done
 	if [[ " $SERVERS " == *" portable "* ]]; then
