@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -53,8 +54,7 @@ func build(t *testing.T) string {
 				args = append(args, "-tags", s.tags)
 			}
 			args = append(args, "../servers/"+s.pkg)
-			if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			if buildErr = goCommand(args...); buildErr != nil {
 				return
 			}
 		}
@@ -73,10 +73,20 @@ func build(t *testing.T) string {
 	return binDir
 }
 
+// goCommand runs the go command with args, its output in the error.
+func goCommand(args ...string) error {
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	for _, dir := range []string{binDir, httpBinDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -119,6 +129,20 @@ func (l *logBuffer) String() string {
 func start(t *testing.T, name, proto string) (string, *logBuffer) {
 	t.Helper()
 	dir := build(t)
+	return launch(t, name, false, func(addr string) *exec.Cmd {
+		return exec.Command(filepath.Join(dir, name), "-proto", proto, "-addr", addr)
+	})
+}
+
+// launch runs the command newCmd makes for a free port on 127.0.0.1
+// (with GOMAXPROCS=1 in its environment) until that port accepts, and
+// returns the address and the process's output so far. A process that
+// exits at start is tried again on another port (one taken in between).
+// When the test ends the process is stopped and waited for: killed, or,
+// with term, sent SIGTERM and required to exit with status 0 within 10 s
+// (and not to have exited before).
+func launch(t *testing.T, name string, term bool, newCmd func(addr string) *exec.Cmd) (string, *logBuffer) {
+	t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -126,18 +150,42 @@ func start(t *testing.T, name, proto string) (string, *logBuffer) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		cmd := exec.Command(filepath.Join(dir, name), "-proto", proto, "-addr", addr)
+		cmd := newCmd(addr)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 		logs := new(logBuffer)
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		var waitErr error
 		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
+		go func() { waitErr = cmd.Wait(); close(exited) }()
+		serving := false
 		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
+			if !term {
+				cmd.Process.Kill()
+				<-exited
+				return
+			}
+			select {
+			case <-exited:
+				if serving {
+					t.Errorf("%s exited before the test ended: %v; output:\n%s", name, waitErr, logs)
+				}
+				return
+			default:
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+				if waitErr != nil {
+					t.Errorf("%s on SIGTERM: %v, want exit status 0; output:\n%s", name, waitErr, logs)
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+				t.Errorf("%s had not exited 10 s after SIGTERM; output:\n%s", name, logs)
+			}
 		})
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 			select {
@@ -148,6 +196,7 @@ func start(t *testing.T, name, proto string) (string, *logBuffer) {
 			}
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				c.Close()
+				serving = true
 				return addr, logs
 			}
 			time.Sleep(20 * time.Millisecond)
