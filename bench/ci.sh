@@ -24,7 +24,7 @@ echo "== bench: staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== bench: run.sh syntax"
-bash -n run.sh
+bash -n run.sh http.sh lib.sh
 
 echo "== bench: tests"
 go test ./...

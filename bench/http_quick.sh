@@ -19,14 +19,6 @@ out=out/http_quick
 mkdir -p "$out"
 go build -o "$out/nethttp" ./servers/nethttp
 (cd .. && go build -o bench/$out/simple-server ./cmd/simple-server && go build -o bench/$out/simple-client ./cmd/simple-client)
-cat > "$out/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format() end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
 
 GOMAXPROCS=1 taskset -c 0 "$out/nethttp" -addr 127.0.0.1:18100 & NETHTTP=$!
 GOMAXPROCS=1 taskset -c 0 "$out/simple-server" -proto http -workers 8 -loops 1 -addr 127.0.0.1:18101 2>/dev/null & COMPAT=$!
@@ -46,7 +38,7 @@ for round in $(seq "$ROUNDS"); do
         t0=$(ticks "${PID[$s]}")
         if [ $tool = wrk ]; then
           if [ $p = 1 ]; then r=$(taskset -c 1 wrk -t1 -c100 -d"$DURATION" "$url")
-          else r=$(taskset -c 1 wrk -t1 -c100 -d"$DURATION" -s "$out/pipeline.lua" "$url" -- 16); fi
+          else r=$(taskset -c 1 wrk -t1 -c100 -d"$DURATION" -s pipeline.lua "$url" -- 16); fi
           rps=$(awk '/Requests\/sec/ {print $2}' <<<"$r")
           n=$(awk '/requests in/ {print $1}' <<<"$r")
           ok=$(grep -qE 'Socket errors|Non-2xx' <<<"$r" && echo false || echo true)

@@ -535,13 +535,13 @@ func summary(path string) (string, error) {
 			c.RequestsPerSec, r.Syscalls, row.read, row.write, row.wait, row.ctl, row.total, status), nil
 	}
 	switch r.Scenario {
-	case "e":
+	case "e", "h5":
 		if r.RSSBeforeKB == nil || r.RSSHeldKB == nil || c.Held == 0 {
 			return fmt.Sprintf("held %d, no RSS sample; %s", c.Held, status), nil
 		}
 		per := (*r.RSSHeldKB - *r.RSSBeforeKB) * 1024 / float64(c.Held)
 		return fmt.Sprintf("held %d, RSS %.1f -> %.1f MiB = %.0f B/conn; %s", c.Held, *r.RSSBeforeKB/1024, *r.RSSHeldKB/1024, per, status), nil
-	case "f":
+	case "f", "h6":
 		return fmt.Sprintf("%.0f of %.0f req/s, p50 %s p99 %s p99.9 %s, send lag p99 %s, client %.0f%%; %s",
 			c.RequestsPerSec, c.OfferedRate, us(c.Latency.P50), us(c.Latency.P99), us(c.Latency.P999),
 			us(lagP99(c)), r.clientCPUPct(), status), nil
