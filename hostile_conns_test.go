@@ -28,7 +28,7 @@ func TestHostileConnFloodAboveMaxConns(t *testing.T) {
 	const maxConns, attempts, parallel = 100, 2000, 40
 	srv, closes := recordingServer(func(s *simpleserver.Server) { s.MaxConns = maxConns })
 	addr := start(t, srv)
-	baseline := countFDs(t)
+	baseline := openFDs(t)
 	held := make([]net.Conn, maxConns)
 	for i := range held {
 		held[i] = dial(t, addr)
@@ -87,8 +87,8 @@ func TestHostileConnFloodAboveMaxConns(t *testing.T) {
 	if n, _ := closes.errors(); n != 0 {
 		t.Errorf("%d held connections closed with an error", n)
 	}
-	if n := waitFDs(t, baseline); n != baseline {
-		t.Errorf("%d descriptors open after the flood, want the baseline %d", n, baseline)
+	if leaked := waitNewFDs(t, baseline, 0); len(leaked) != 0 {
+		t.Errorf("descriptors left open after the flood: %v", leaked)
 	}
 }
 
@@ -101,7 +101,7 @@ func TestHostileConnectCloseCycles(t *testing.T) {
 	warmUp(t)
 	srv, closes := recordingServer(nil)
 	addr := start(t, srv)
-	baseline := countFDs(t)
+	baseline := openFDs(t)
 	began := time.Now()
 	errs := make(chan error, parallel)
 	inParallel(parallel, cycles, func(i int) bool {
@@ -125,8 +125,8 @@ func TestHostileConnectCloseCycles(t *testing.T) {
 	if st := srv.Stats(); st != want {
 		t.Errorf("stats = %+v\nwant    %+v", st, want)
 	}
-	if n := waitFDs(t, baseline); n != baseline {
-		t.Errorf("%d descriptors open after %d cycles, want the baseline %d", n, cycles, baseline)
+	if leaked := waitNewFDs(t, baseline, 0); len(leaked) != 0 {
+		t.Errorf("descriptors left open after %d cycles: %v", cycles, leaked)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()

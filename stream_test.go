@@ -812,7 +812,7 @@ func TestStreamDetach(t *testing.T) {
 		s.Workers = 1
 		s.WriteBuffer = 64 << 10
 	})
-	base := countFDs(t)
+	base := openFDs(t)
 	c := dialSmall(t, addr)
 	write(t, c, []byte("detach\nEXTRA BYTES"))
 	br := bufio.NewReader(c)
@@ -845,8 +845,8 @@ func TestStreamDetach(t *testing.T) {
 		t.Fatalf("stats after Detach: %+v", s)
 	}
 	// The client and the net.Conn: the server's own descriptor is gone.
-	if n := waitFDs(t, base+2); n != base+2 {
-		t.Fatalf("%d descriptors open while detached, want %d (the client and the net.Conn)", n, base+2)
+	if added := waitNewFDs(t, base, 2); len(added) != 2 {
+		t.Fatalf("descriptors opened and still open while detached: %v, want 2 (the client and the net.Conn)", added)
 	}
 
 	// The net.Conn's bytes come after everything c wrote.
@@ -889,8 +889,8 @@ func TestStreamDetach(t *testing.T) {
 	nc.Close()
 	expectEOF(t, br)
 	c.Close()
-	if n := waitFDs(t, base); n != base {
-		t.Fatalf("%d descriptors open after both ends closed, want %d", n, base)
+	if leaked := waitNewFDs(t, base, 0); len(leaked) != 0 {
+		t.Fatalf("descriptors left open after both ends closed: %v", leaked)
 	}
 }
 
