@@ -17,6 +17,7 @@
 #               ServeMux as nethttp on the worker pool)
 #   RATE        h6's offered req/s when h1 is not run                -
 #   RESULTS_DIR where the records go (emptied!)        bench/results-http
+#   REPORT      the file whose HTTP section is rewritten  bench/RESULTS.md
 #
 #   h1  wrk, GET /plaintext, 100 connections
 #   h2  wrk, 256 connections, pipeline 16 (TechEmpower plaintext's shape)
@@ -61,18 +62,34 @@ log "building into $OUT"
 go build -o "$OUT/" ./servers/nethttp ./servers/fasthttp ./servers/nbhttp ./report
 (cd .. && go build -o "$OUT/" ./cmd/simple-server ./cmd/simple-client)
 
-start_server() { # name logfile: sets SERVER_PID and PORT
-	local name=$1 logf=$2 go=(taskset -c 0 env GOMAXPROCS=1)
-	case $name in
-	nethttp | fasthttp | nbhttp) launch "$name" "$logf" "${go[@]}" "$OUT/$name" -addr 127.0.0.1:__PORT__ ;;
-	fast) launch "$name" "$logf" "${go[@]}" "$OUT/simple-server" -proto http -loops 1 -workers 0 -addr 127.0.0.1:__PORT__ ;;
-	compat) launch "$name" "$logf" "${go[@]}" "$OUT/simple-server" -proto http -loops 1 -workers 4 -addr 127.0.0.1:__PORT__ ;;
+# server_argv name: sets ARGV to the command that starts server name on
+# CPU 0, with __PORT__ where its port goes.
+server_argv() {
+	local go=(taskset -c 0 env GOMAXPROCS=1)
+	case $1 in
+	nethttp | fasthttp | nbhttp) ARGV=("${go[@]}" "$OUT/$1" -addr 127.0.0.1:__PORT__) ;;
+	fast) ARGV=("${go[@]}" "$OUT/simple-server" -proto http -loops 1 -workers 0 -addr 127.0.0.1:__PORT__) ;;
+	compat) ARGV=("${go[@]}" "$OUT/simple-server" -proto http -loops 1 -workers 4 -addr 127.0.0.1:__PORT__) ;;
 	nginx)
 		# The port is only known inside launch: a wrapper writes the
 		# config, then execs nginx (so SERVER_PID is nginx's master).
-		launch "$name" "$logf" sh -c 'sed -e "s/__ADDR__/127.0.0.1:$1/" -e "s#__PREFIX__#$2#" "$3" >"$2/nginx.conf" && exec taskset -c 0 nginx -p "$2" -c "$2/nginx.conf"' \
-			sh __PORT__ "$OUT/nginx" "$here/servers/nginx/nginx.conf" ;;
+		ARGV=(sh -c 'sed -e "s/__ADDR__/127.0.0.1:$1/" -e "s#__PREFIX__#$2#" "$3" >"$2/nginx.conf" && exec taskset -c 0 nginx -p "$2" -c "$2/nginx.conf"' \
+			sh __PORT__ "$OUT/nginx" "$here/servers/nginx/nginx.conf") ;;
 	esac
+}
+
+# shown command...: the command as a shell would take it, paths under
+# bench/ written from the repository's root.
+shown() {
+	local s
+	s=$(printf '%q ' "$@")
+	s=${s% }
+	printf '%s' "${s//$here/bench}"
+}
+
+start_server() { # name logfile: sets SERVER_PID and PORT
+	server_argv "$1"
+	launch "$1" "$2" "${ARGV[@]}"
 }
 
 # wrk_client args...: runs wrk on CPU 1 and prints its result as the part
@@ -123,7 +140,7 @@ one_run() { # scenario server round
 	stop_server
 	"$OUT/report" -valid "$cjson" 2>/dev/null && cj=$(cat "$cjson")
 	case $scen in h1 | h2 | h3) cmd=(taskset -c 1 wrk -t1 "${cmd[@]}") ;; esac
-	write_record "$RES/$tag.json" "$scen" "$name" "$round" "$DUR" "$name on CPU 0" "${cmd[*]}" "$cj"
+	write_record "$RES/$tag.json" "$scen" "$name" "$round" "$DUR" "$(shown "${ARGV[@]}")" "$(shown "${cmd[@]}")" "$cj"
 	log "  $tag: $("$OUT/report" -summary "$RES/$tag.json" 2>&1 || true)"
 }
 
@@ -134,6 +151,10 @@ one_run() { # scenario server round
 	echo "servers=$SERVERS"
 	echo "scenarios=$SCENARIOS"
 	echo "command=ROUNDS=$ROUNDS DURATION=${DUR}s SCENARIOS='$SCENARIOS' SERVERS='$SERVERS' bench/http.sh"
+	for name in $SERVERS; do
+		server_argv "$name"
+		echo "server_$name=$(shown "${ARGV[@]}")"
+	done
 } >"$RES/machine.txt"
 
 servers=($SERVERS)
@@ -151,4 +172,5 @@ for scen in $SCENARIOS; do
 	done
 done
 echo "end=$(date -u '+%Y-%m-%d %H:%M:%S UTC')" >>"$RES/machine.txt"
-log "records in $RES/"
+"$OUT/report" -http "$RES" -out "${REPORT:-$here/RESULTS.md}"
+log "records in $RES/, tables in ${REPORT:-$here/RESULTS.md}"

@@ -155,6 +155,13 @@ held_client() {
 	BG_PIDS=()
 }
 
+# json_escape text: text as the inside of a JSON string (a command line
+# may hold quotes and backslashes: nginx's does).
+json_escape() {
+	local s=${1//\\/\\\\}
+	printf '%s' "${s//\"/\\\"}"
+}
+
 # write_record file scenario server round duration server-command
 # client-command client-json: one run's record, from the measure_* and
 # held_client variables and CODE.
@@ -164,8 +171,8 @@ write_record() {
 	read -r mb1 mt1 c0b1 c0t1 c1b1 c1t1 <<<"$SYS1"
 	cat >"$1" <<REC
 {"scenario":"$2","server":"$3","round":$4,"duration_s":$5,
- "server_command":"$6",
- "client_command":"$7",
+ "server_command":"$(json_escape "$6")",
+ "client_command":"$(json_escape "$7")",
  "clk_tck":$CLK_TCK,"server_cpu_ticks":$((T1 - T0)),
  "server_rss_before_kb":${RSS0:-null},"server_rss_held_kb":${RSS1:-null},
  "machine_busy_ticks":$((mb1 - mb0)),"machine_total_ticks":$((mt1 - mt0)),

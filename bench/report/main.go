@@ -3,6 +3,7 @@
 // way.
 //
 //	report -results bench/results -out bench/RESULTS.md   # the tables
+//	report -http bench/results-http -out bench/RESULTS.md # the HTTP section
 //	report -summary bench/results/a-gnet-r1.json          # one line about one run
 //	report -rate-from bench/results -servers "c net ..."  # scenario f's rate
 //	report -valid client.json                             # exit 0 if it is a client result
@@ -199,6 +200,15 @@ func readAll(dir string) ([]*Record, error) {
 		recs = append(recs, r)
 	}
 	return recs, nil
+}
+
+// readSome is readAll for a report: no records is an error.
+func readSome(dir string) ([]*Record, error) {
+	recs, err := readAll(dir)
+	if err == nil && len(recs) == 0 {
+		err = fmt.Errorf("no records in %s", dir)
+	}
+	return recs, err
 }
 
 func median(xs []float64) float64 {
@@ -550,6 +560,45 @@ func summary(path string) (string, error) {
 		c.RequestsPerSec, r.serverCPUUsPerReq(), r.serverCPUPct(), r.clientCPUPct(), r.otherPct(), status), nil
 }
 
+// lat turns a percentile of the client's latency into a Record's value.
+func lat(f func(Latency) float64) func(*Record) float64 {
+	return func(r *Record) float64 {
+		if r.Client == nil {
+			return math.NaN()
+		}
+		return f(r.Client.Latency)
+	}
+}
+
+func (r *Record) sendLagP99() float64 {
+	if r.Client == nil {
+		return math.NaN()
+	}
+	return lagP99(r.Client)
+}
+
+// held is one server's row of an idle-memory scenario ((e), (h5)): medians
+// over rounds of its RSS before and while holding, of the growth per
+// connection (and its range) and of the connections held.
+type held struct {
+	beforeMiB, heldMiB, perConn, lo, hi, conns float64
+}
+
+func heldOf(g *group) held {
+	v := g.values((*Record).growthPerConn)
+	h := held{perConn: median(v)}
+	h.lo, h.hi = minMax(v)
+	h.beforeMiB = median(g.values(func(r *Record) float64 { return ptr(r.RSSBeforeKB) / 1024 }))
+	h.heldMiB = median(g.values(func(r *Record) float64 { return ptr(r.RSSHeldKB) / 1024 }))
+	h.conns = median(g.values(func(r *Record) float64 {
+		if r.Client == nil {
+			return math.NaN()
+		}
+		return float64(r.Client.Held)
+	}))
+	return h
+}
+
 func lagP99(c *Client) float64 {
 	if c.SendLag == nil {
 		return math.NaN()
@@ -560,6 +609,7 @@ func lagP99(c *Client) float64 {
 func main() {
 	var (
 		results  = flag.String("results", "", "directory of run records: write the report")
+		httpRes  = flag.String("http", "", "directory of bench/http.sh's records: write the HTTP section of the report")
 		out      = flag.String("out", "RESULTS.md", "report file (with -results)")
 		sum      = flag.String("summary", "", "print a one-line summary of this run record")
 		rateFrom = flag.String("rate-from", "", "print scenario f's rate (half the best peer's median req/s in scenario a) from this directory")
@@ -593,6 +643,11 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(int64(math.Round(best / 2)))
+	case *httpRes != "":
+		if err := writeHTTPReport(*httpRes, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
 	case *results != "":
 		if err := writeReport(*results, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
@@ -629,12 +684,9 @@ var titles = map[string]string{
 }
 
 func writeReport(dir, outPath string) error {
-	recs, err := readAll(dir)
+	recs, err := readSome(dir)
 	if err != nil {
 		return err
-	}
-	if len(recs) == 0 {
-		return fmt.Errorf("no records in %s", dir)
 	}
 	m := machine(dir)
 	var b strings.Builder
@@ -712,19 +764,10 @@ func writeReport(dir, outPath string) error {
 		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		per := (*Record).growthPerConn
 		for _, g := range gs {
-			v := g.values(per)
-			lo, hi := minMax(v)
-			before := median(g.values(func(r *Record) float64 { return ptr(r.RSSBeforeKB) / 1024 }))
-			held := median(g.values(func(r *Record) float64 { return ptr(r.RSSHeldKB) / 1024 }))
-			nheld := median(g.values(func(r *Record) float64 {
-				if r.Client == nil {
-					return math.NaN()
-				}
-				return float64(r.Client.Held)
-			}))
+			h := heldOf(g)
 			w("| %s | %s MiB | %s MiB | %s | %s – %s | %s | %s | %d |\n", serverLabel[g.server]+fallback(g.server),
-				f1(before), f1(held), bytesStr(median(v)), bytesStr(lo), bytesStr(hi),
-				f2(pairedRatio(g, ref, per)), thousands(nheld), g.problems())
+				f1(h.beforeMiB), f1(h.heldMiB), bytesStr(h.perConn), bytesStr(h.lo), bytesStr(h.hi),
+				f2(pairedRatio(g, ref, per)), thousands(h.conns), g.problems())
 		}
 		w("\n")
 	}
@@ -739,14 +782,6 @@ func writeReport(dir, outPath string) error {
 		w("Latency counts from each request's *due* time, so a server that falls behind is charged for the queueing it causes (no coordinated omission). **send lag** is how late the client handed requests to the socket after their due time (a full window, or the client itself); it is part of the latency. Percentiles are the median over rounds; **worst p99.9** is the worst round. With client CPU near 100%% the client's own queueing is in the tail too.\n\n")
 		w("| server | achieved req/s | p50 | p99 | p99.9 | worst p99.9 | send lag p99 | server CPU | client CPU | rest | errors |\n")
 		w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		lat := func(f func(Latency) float64) func(*Record) float64 {
-			return func(r *Record) float64 {
-				if r.Client == nil {
-					return math.NaN()
-				}
-				return f(r.Client.Latency)
-			}
-		}
 		var saturated []string
 		for _, g := range gs {
 			if c := median(g.values((*Record).clientCPUPct)); c >= 90 {
@@ -759,12 +794,7 @@ func writeReport(dir, outPath string) error {
 				us(median(g.values(lat(func(l Latency) float64 { return l.P50 })))),
 				us(median(g.values(lat(func(l Latency) float64 { return l.P99 })))),
 				us(median(p999)), us(worst),
-				us(median(g.values(func(r *Record) float64 {
-					if r.Client == nil {
-						return math.NaN()
-					}
-					return lagP99(r.Client)
-				}))),
+				us(median(g.values((*Record).sendLagP99))),
 				f1(median(g.values((*Record).serverCPUPct))), f1(median(g.values((*Record).clientCPUPct))),
 				f1(median(g.values((*Record).otherPct))), g.problems())
 		}
@@ -805,6 +835,12 @@ func writeReport(dir, outPath string) error {
 		w("\n")
 	}
 
+	// The HTTP part is bench/http.sh's to rewrite: keep it.
+	if old, err := os.ReadFile(outPath); err == nil {
+		if sec := httpPart(string(old)); sec != "" {
+			w("%s", sec)
+		}
+	}
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
 }
 

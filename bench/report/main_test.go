@@ -106,10 +106,18 @@ func TestReportWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "R.md")
+	// bench/http.sh's part, and the notes below it, outlive the rewrite.
+	httpText := httpBegin + "\n# HTTP\n" + httpEnd + "\n\n## HTTP notes\n"
+	if err := os.WriteFile(out, []byte("# Old\n\n"+httpText), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := writeReport(dir, out); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
+	if !strings.HasSuffix(string(b), "\n"+httpText) || strings.Contains(string(b), "# Old") {
+		t.Errorf("the HTTP part was not kept as it was, after the new tables:\n%s", b)
+	}
 	// 0.5 s of server CPU for 100,000 replies: 5 µs each, 25% of a core;
 	// the machine was busy 3 s of 4 (2 s, 2 CPUs): 3 - 0.5 - 1.5 = 1 s
 	// left over, 50% of a core.
