@@ -46,7 +46,7 @@ func NewSerial[T any](pool *Pool, limit int, fn func(T), notify func()) *Serial[
 func (s *Serial[T]) Push(v T) (full bool) {
 	s.mu.Lock()
 	if s.n == len(s.items) {
-		grown := make([]T, max(4, 2*len(s.items)))
+		grown := make([]T, max(1, 2*len(s.items)))
 		for i := range s.n {
 			grown[i] = s.items[(s.head+i)%len(s.items)]
 		}
