@@ -116,14 +116,6 @@ func renderHTTP(b io.Writer, recs []*Record, m map[string]string) {
 	w("- A run counts only with 0 socket errors, 0 non-2xx responses (wrk) and 0 mismatched bytes (simple-client); **errors** sums them over the rounds.\n\n")
 
 	var targets []target
-	ratio := func(scen, server, ref string, f func(*Record) float64) float64 {
-		gs := groups(recs, scen, false)
-		g, r := find(gs, server), find(gs, ref)
-		if g == nil || r == nil {
-			return math.NaN()
-		}
-		return pairedRatio(g, r, f)
-	}
 	for _, scen := range []string{"h1", "h2", "h3", "h4"} {
 		gs := groups(recs, scen, false)
 		if len(gs) == 0 {
@@ -131,34 +123,40 @@ func renderHTTP(b io.Writer, recs []*Record, m map[string]string) {
 		}
 		gs = httpOrdered(gs)
 		fh, ng, nh := find(gs, "fasthttp"), find(gs, "nginx"), find(gs, "nethttp")
+		rps, cpu := (*Record).reqPerSec, (*Record).serverCPUUsPerReq
+		// ratio is server's paired ratio to ref, NaN if either did not run.
+		ratio := func(server string, ref *group, f func(*Record) float64) float64 {
+			if g := find(gs, server); g != nil {
+				return pairedRatio(g, ref, f)
+			}
+			return math.NaN()
+		}
 		w("## %s\n\n", httpTitles[scen])
 		w("| server | req/s | range | × fasthttp | × nginx | × net/http | server µs/req | µs/req × fasthttp | µs/req × nginx | server CPU | load CPU | errors |\n")
 		w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range gs {
-			rps := g.values((*Record).reqPerSec)
-			lo, hi := minMax(rps)
+			v := g.values(rps)
+			lo, hi := minMax(v)
 			load := median(g.values((*Record).clientCPUPct))
 			mark := ""
 			if load >= 90 {
 				mark = " ⚠"
 			}
 			w("| %s | %s | %s – %s | %s | %s | %s | %s | %s | %s | %s%% | %s%%%s | %d |\n",
-				httpName(g.server), thousands(median(rps)), thousands(lo), thousands(hi),
-				f2(pairedRatio(g, fh, (*Record).reqPerSec)), f2(pairedRatio(g, ng, (*Record).reqPerSec)), f2(pairedRatio(g, nh, (*Record).reqPerSec)),
-				f2(median(g.values((*Record).serverCPUUsPerReq))),
-				f2(pairedRatio(g, fh, (*Record).serverCPUUsPerReq)), f2(pairedRatio(g, ng, (*Record).serverCPUUsPerReq)),
+				httpName(g.server), thousands(median(v)), thousands(lo), thousands(hi),
+				f2(pairedRatio(g, fh, rps)), f2(pairedRatio(g, ng, rps)), f2(pairedRatio(g, nh, rps)),
+				f2(median(g.values(cpu))), f2(pairedRatio(g, fh, cpu)), f2(pairedRatio(g, ng, cpu)),
 				f1(median(g.values((*Record).serverCPUPct))), f1(load), mark, g.problems())
 		}
 		w("\n")
-		rps, cpu := (*Record).reqPerSec, (*Record).serverCPUUsPerReq
 		x := func(v float64) string { return f2(v) + "×" }
 		targets = append(targets,
-			target{fmt.Sprintf("(%s) `Fast` req/s × fasthttp", scen), ratio(scen, "fast", "fasthttp", rps), 1.0, true, x},
-			target{fmt.Sprintf("(%s) `Fast` server µs/req × fasthttp", scen), ratio(scen, "fast", "fasthttp", cpu), 1.0, false, x})
+			target{fmt.Sprintf("(%s) `Fast` req/s × fasthttp", scen), ratio("fast", fh, rps), 1.0, true, x},
+			target{fmt.Sprintf("(%s) `Fast` server µs/req × fasthttp", scen), ratio("fast", fh, cpu), 1.0, false, x})
 		if scen != "h4" {
 			targets = append(targets,
-				target{fmt.Sprintf("(%s) `Fast` req/s × nginx", scen), ratio(scen, "fast", "nginx", rps), 0.9, true, x},
-				target{fmt.Sprintf("(%s) `Handler` req/s × net/http", scen), ratio(scen, "compat", "nethttp", rps), 1.5, true, x})
+				target{fmt.Sprintf("(%s) `Fast` req/s × nginx", scen), ratio("fast", ng, rps), 0.9, true, x},
+				target{fmt.Sprintf("(%s) `Handler` req/s × net/http", scen), ratio("compat", nh, rps), 1.5, true, x})
 		}
 	}
 

@@ -610,7 +610,7 @@ func main() {
 	var (
 		results  = flag.String("results", "", "directory of run records: write the report")
 		httpRes  = flag.String("http", "", "directory of bench/http.sh's records: write the HTTP section of the report")
-		out      = flag.String("out", "RESULTS.md", "report file (with -results)")
+		out      = flag.String("out", "RESULTS.md", "report file (with -results or -http)")
 		sum      = flag.String("summary", "", "print a one-line summary of this run record")
 		rateFrom = flag.String("rate-from", "", "print scenario f's rate (half the best peer's median req/s in scenario a) from this directory")
 		servers  = flag.String("servers", "", "with -rate-from: the servers of this run")
@@ -792,7 +792,7 @@ func writeReport(dir, outPath string) error {
 			w("| %s | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s%% | %d |\n", serverLabel[g.server]+fallback(g.server),
 				thousands(median(g.values((*Record).reqPerSec))),
 				us(median(g.values(lat(func(l Latency) float64 { return l.P50 })))),
-				us(median(g.values(lat(func(l Latency) float64 { return l.P99 })))),
+				us(median(g.values((*Record).p99))),
 				us(median(p999)), us(worst),
 				us(median(g.values((*Record).sendLagP99))),
 				f1(median(g.values((*Record).serverCPUPct))), f1(median(g.values((*Record).clientCPUPct))),
