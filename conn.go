@@ -15,6 +15,15 @@ import (
 const (
 	pauseWorker uint8 = 1 << iota // WorkerQueue messages wait for a worker
 	pauseOutput                   // queued output is above WriteHighWater
+	pauseUser                     // the handler paused reading (Conn.PauseReading)
+	pauseDial                     // a dialed connection's connect is under way
+)
+
+// Stages of a connection's sending side after CloseWrite.
+const (
+	wrOpen  uint8 = iota
+	wrAsked       // CloseWrite: no more writes; shut down once what is queued is written
+	wrShut        // shutdown(SHUT_WR) done
 )
 
 // writeNote is a write-completion callback, due once the stream has been
@@ -46,10 +55,14 @@ type Conn struct {
 	inReady    bool  // in loop.ready: read again before the loop sleeps
 	outBlocked bool  // the last flush hit EAGAIN; EPOLLOUT resumes it
 	reoffer    bool  // a ResumeReading waits for the output to drain
+	halfOpen   bool  // the peer's EOF came, and OnEOF keeps c open for writing
 
 	// Guarded by mu; here rather than below to share the flags' word.
 	closed bool      // no more writes accepted
 	kind   closeKind // why it closes; the first reason wins
+	wr     uint8     // wrOpen, wrAsked, wrShut
+
+	dialed bool // made by Dial: its callbacks are rare.dial's (immutable)
 
 	idle timer.Node[*Conn]
 
@@ -102,6 +115,8 @@ type connRare struct {
 	drained chan struct{} // closed when output drains to low water; see WaitDrain
 	reason  error         // the error OnClose gets
 	remote  net.Addr      // made from Conn.peer when first asked for
+
+	dial *dialState // a dialed connection's; set before it is published
 }
 
 // job is one piece of a connection's work for a worker: a message for the
@@ -111,13 +126,20 @@ type job struct {
 	fn  func()
 }
 
-func newConn(l *loop, fd int, peer sock.Peer) *Conn {
+// newConn makes the Conn of an accepted socket (dial nil), or of a dial
+// (fd -1: it has no socket yet). Any goroutine: c is not published yet.
+func (l *loop) newConn(fd int, peer sock.Peer, dial *dialState) *Conn {
 	c := &Conn{loop: l, fd: int32(fd), peer: peer}
 	c.idle.Value = c
 	if l.srv.pool != nil {
 		x := c.newRare()
 		x.notifyTask = func() { l.workerNotified(c) }
 		x.serial = worker.NewSerial(l.srv.pool, l.srv.workerQueue, c.serveOffloaded, func() { l.post(x.notifyTask) })
+	}
+	if dial != nil {
+		c.moreLocked().dial = dial
+		c.dialed, c.pause = true, pauseDial
+		return c
 	}
 	if peer.Unix() {
 		// Peer cannot hold an AF_UNIX name; ask now, while the socket is
@@ -203,7 +225,7 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		n += len(b)
 	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.wr != wrOpen {
 		c.mu.Unlock()
 		return 0, ErrConnClosed
 	}
@@ -285,6 +307,24 @@ func (c *Conn) Close() error {
 	c.setReasonLocked(kindHandler, nil)
 	c.mu.Unlock()
 	c.loop.post(func() { c.loop.stopReading(c, kindHandler, nil) })
+	return nil
+}
+
+// CloseWrite ends c's sending side: what is queued is written, then the
+// socket is shut down for writing (shutdown(SHUT_WR)), so the peer reads
+// its EOF after the last byte, while c goes on reading. Writes after it
+// fail with ErrConnClosed. c closes when the peer ends its side too (at
+// once if it has, with Server.OnEOF keeping c open), or on Close. A proxy
+// passes a half-close on with it. Any goroutine may call it.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	if c.closed || c.wr != wrOpen {
+		c.mu.Unlock()
+		return ErrConnClosed
+	}
+	c.wr = wrAsked
+	c.mu.Unlock()
+	c.loop.post(func() { c.loop.markDirty(c) })
 	return nil
 }
 

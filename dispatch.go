@@ -10,7 +10,7 @@ import (
 // serve runs the handler for one message, on the loop or on a worker. A
 // panic closes only this connection.
 func (c *Conn) serve(msg []byte) {
-	c.protect(func() { c.loop.srv.Handler.ServeMessage(c, msg) })
+	c.protect(func() { c.cb().handler.ServeMessage(c, msg) })
 }
 
 // protect runs f; a panic in it is logged with its stack and closes c.

@@ -51,7 +51,8 @@ type loop struct {
 	writeDLs timer.List[*Conn]
 	timers   timer.Heap
 
-	lingering map[int]*lingerer // closed connections' sockets, by fd
+	lingering map[int]*lingerer  // closed connections' sockets, by fd
+	resolving map[*Conn]struct{} // dials whose names are being resolved
 	lingers   timer.List[*lingerer]
 
 	stats counters // read by Server.Stats from any goroutine
@@ -168,6 +169,12 @@ func (l *loop) handle(fd int, ev uint32) {
 		}
 		return
 	}
+	if c.pause&pauseDial != 0 {
+		if ev&(poll.Out|poll.Err|poll.Hup) != 0 {
+			l.connected(c, ev)
+		}
+		return
+	}
 	if ev&poll.Err != 0 {
 		// The socket has a pending error (a reset): nothing can be
 		// delivered any more.
@@ -271,7 +278,7 @@ func (l *loop) register(fd int, peer sock.Peer) {
 		l.reject(fd, kindShutdown)
 		return
 	}
-	c := newConn(l, fd, peer)
+	c := l.newConn(fd, peer, nil)
 	if err := l.poller.Add(fd, connEvents); err != nil {
 		l.srv.logger().Error("register connection", "err", err)
 		l.reject(fd, kindError)
@@ -279,8 +286,8 @@ func (l *loop) register(fd int, peer sock.Peer) {
 	}
 	l.conns.set(fd, c)
 	l.touch(c)
-	if l.srv.OnOpen != nil {
-		l.srv.OnOpen(c)
+	if f := l.srv.cb.onOpen; f != nil {
+		f(c)
 	}
 	if l.stopping {
 		// Accepted before the stop reached the acceptor: answer what it
@@ -322,6 +329,15 @@ func (l *loop) shutdown() {
 		l.read(c)
 		l.drain(c)
 	}
+	l.abandonResolving()
+}
+
+// abandonResolving ends the dials still resolving a name: a stopping
+// server makes no new connection. On the loop.
+func (l *loop) abandonResolving() {
+	for c := range l.resolving {
+		l.detach(c, kindShutdown, ErrServerClosed, endAbort)
+	}
 }
 
 // drain starts the graceful close of c. A Codec's connection stops reading
@@ -331,12 +347,13 @@ func (l *loop) drain(c *Conn) {
 	if c.fd < 0 {
 		return
 	}
-	if l.srv.Stream == nil || c.stopped {
+	stream := c.cb().stream
+	if stream == nil || c.stopped {
 		l.stopReading(c, kindShutdown, ErrServerClosed)
 		return
 	}
 	c.setReason(kindShutdown, ErrServerClosed)
-	c.protect(func() { l.srv.Stream.DrainStream(c) })
+	c.protect(func() { stream.DrainStream(c) })
 }
 
 // closeAll closes every connection and listener at once, and returns how
@@ -349,6 +366,7 @@ func (l *loop) closeAll() int {
 		cut++
 		l.closeConn(c, kindShutdown, ErrServerClosed)
 	}
+	l.abandonResolving()
 	l.closeLingering()
 	return cut
 }

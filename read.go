@@ -47,7 +47,7 @@ func (l *loop) read(c *Conn) {
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
 			c.setReason(kindPeer, nil)
-			if l.srv.Stream != nil && !c.closing.Load() {
+			if c.cb().stream != nil && !c.closing.Load() {
 				// A stream handler learns of the EOF with what it kept,
 				// which may be a message cut short.
 				var kept []byte
@@ -57,6 +57,10 @@ func (l *loop) read(c *Conn) {
 				l.serveStream(c, kept, true)
 			}
 			c.stopped, c.sawEOF = true, true
+			if f := c.cb().onEOF; f != nil && !c.closing.Load() {
+				c.halfOpen = true
+				f(c)
+			}
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
@@ -84,7 +88,7 @@ func (l *loop) readAgain(c *Conn) {
 // only sets c.stopped (or c.closing), and the caller settles c once data
 // and the kept partial frame are no longer in use. On the loop.
 func (l *loop) onData(c *Conn, data []byte) {
-	s := l.srv
+	s, cb := l.srv, c.cb()
 	l.stats.bytesIn.Add(uint64(len(data)))
 	l.touch(c)
 	buf := data
@@ -92,7 +96,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		x.in = buffer.Append(x.in, data)
 		buf = x.in
 	}
-	if s.Stream != nil {
+	if cb.stream != nil {
 		if !c.closing.Load() {
 			l.serveStream(c, buf, false)
 		} else {
@@ -113,11 +117,11 @@ func (l *loop) onData(c *Conn, data []byte) {
 	for off < len(buf) && !c.stopped && !c.closing.Load() {
 		var msg []byte
 		var n int
-		if s.Codec == nil {
+		if cb.codec == nil {
 			msg, n = buf[off:], len(buf)-off
 		} else {
 			var err error
-			msg, n, err = s.Codec.Decode(buf[off:])
+			msg, n, err = cb.codec.Decode(buf[off:])
 			if err != nil {
 				off += n
 				if errors.Is(err, codec.ErrCloseRequest) {
@@ -155,7 +159,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	rest := buf[off:]
 	x := c.rare.Load()
-	framed := l.srv.Stream == nil
+	framed := c.cb().stream == nil
 	switch {
 	case c.closing.Load() || c.stopped && !c.keepsInput():
 		if x != nil {

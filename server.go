@@ -94,6 +94,14 @@ type Server struct {
 	// peer's EOF or close request, or Conn.Close), otherwise the reason:
 	// ErrServerClosed, a *ProtocolError, ErrHandlerPanic, or an I/O error.
 	OnClose func(c *Conn, err error)
+	// OnEOF, if set, keeps a connection open after its peer ended its
+	// sending side (a half-close): OnEOF is called on the loop once every
+	// message before the EOF was handed to the Handler, and the
+	// connection stays open for writing until the handler calls Close, or
+	// CloseWrite to end its own side too (a proxy passes the EOF on this
+	// way). Unset, the peer's EOF closes the connection once its replies
+	// are written. Not with Stream, which learns of the EOF itself.
+	OnEOF func(c *Conn)
 
 	// Loops is the number of event loops; 0 means GOMAXPROCS.
 	Loops int
@@ -175,6 +183,7 @@ type Server struct {
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 
+	cb       callbacks // the fields above that serve each accepted connection
 	mu       sync.Mutex
 	started  bool
 	stopping bool
@@ -188,6 +197,7 @@ type Server struct {
 	done                                         chan struct{} // closed when every loop has exited
 	drained                                      chan struct{} // closed after done, once the workers have exited too
 	rr                                           uint64        // round-robin cursor; only the accepting loop uses it
+	dialRR                                       atomic.Uint64 // Dial's round-robin cursor
 }
 
 // ListenAndServe listens on s.Addr and serves until Shutdown or Close, then
@@ -212,9 +222,21 @@ func (s *Server) Serve(ln net.Listener) error {
 // connections, or with the reason it can not. Any goroutine may call it,
 // once per Server.
 func (s *Server) Start(ln net.Listener) error {
+	return s.start(ln, true)
+}
+
+// StartClient starts the server's loops with no listener, for a program
+// that only dials out (Dial, DialAsync): Addr, Handler, Codec and Stream
+// are then unused. Shutdown and Close stop it as they stop a server. Any
+// goroutine may call it, once per Server, instead of Start.
+func (s *Server) StartClient() error {
+	return s.start(nil, false)
+}
+
+func (s *Server) start(ln net.Listener, listen bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(); err != nil {
+	if err := s.check(listen); err != nil {
 		if ln != nil {
 			ln.Close()
 		}
@@ -236,7 +258,11 @@ func (s *Server) Start(ln net.Listener) error {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	lns, err := s.listen(ln, n)
+	var lns []*listener
+	var err error
+	if listen {
+		lns, err = s.listen(ln, n)
+	}
 	if err != nil {
 		close(s.done)
 		close(s.drained)
@@ -297,13 +323,17 @@ func (s *Server) Start(ln net.Listener) error {
 }
 
 // check validates the configuration before anything is opened.
-func (s *Server) check() error {
+func (s *Server) check(listen bool) error {
 	switch {
 	case s.Stream != nil && (s.Handler != nil || s.Codec != nil):
 		return errors.New("simpleserver: Server.Stream is set together with Handler or Codec")
-	case s.Stream == nil && s.Handler == nil:
+	case listen && s.Stream == nil && s.Handler == nil:
 		return errors.New("simpleserver: Server.Handler is nil")
+	case s.Stream != nil && s.OnEOF != nil:
+		return errors.New("simpleserver: Server.OnEOF is set together with Stream")
 	}
+	s.cb = callbacks{codec: s.Codec, handler: s.Handler, stream: s.Stream,
+		onOpen: s.OnOpen, onClose: s.OnClose, onBackpressure: s.OnBackpressure, onEOF: s.OnEOF}
 	if v, ok := s.Stream.(StreamValidator); ok {
 		if err := v.ValidateServer(s); err != nil {
 			return err

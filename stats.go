@@ -16,6 +16,11 @@ type Stats struct {
 	// Accepted counts every connection accept(2) returned, including
 	// those closed at once by a limit.
 	Accepted uint64
+	// Outbound is the number of open connections made by Dial and
+	// DialAsync (dials under way included), a part of Open; Dialed counts
+	// the dials started, and Closed.Dial the ones that failed.
+	Outbound int64
+	Dialed   uint64
 	// Closed counts closed connections by reason.
 	Closed ClosedStats
 	// BytesIn and BytesOut count bytes read from and written to sockets.
@@ -45,6 +50,7 @@ type ClosedStats struct {
 	Limit        uint64 // over MaxConns, or shed while out of descriptors
 	Error        uint64 // an I/O error, such as a reset
 	Detached     uint64 // handed over with Conn.Detach (an HTTP hijack)
+	Dial         uint64 // a dial that failed: the connection never opened
 }
 
 // closeKind classifies why a connection closed; see ClosedStats.
@@ -64,6 +70,7 @@ const (
 	kindLimit
 	kindError
 	kindDetached
+	kindDial
 	numKinds
 )
 
@@ -76,6 +83,8 @@ type counters struct {
 	messagesOut atomic.Uint64
 	queued      atomic.Int64
 	open        atomic.Int64
+	outbound    atomic.Int64
+	dialed      atomic.Uint64
 	closed      [numKinds]atomic.Uint64
 }
 
@@ -96,6 +105,8 @@ func (s *Server) Stats() Stats {
 		c := &l.stats
 		st.Open += c.open.Load()
 		st.Accepted += c.accepted.Load()
+		st.Outbound += c.outbound.Load()
+		st.Dialed += c.dialed.Load()
 		st.BytesIn += c.bytesIn.Load()
 		st.BytesOut += c.bytesOut.Load()
 		st.MessagesIn += c.messagesIn.Load()
@@ -114,6 +125,7 @@ func (s *Server) Stats() Stats {
 		st.Closed.Limit += k[kindLimit].Load()
 		st.Closed.Error += k[kindError].Load()
 		st.Closed.Detached += k[kindDetached].Load()
+		st.Closed.Dial += k[kindDial].Load()
 	}
 	return st
 }

@@ -55,20 +55,19 @@ type StreamValidator interface {
 	ValidateServer(s *Server) error
 }
 
-// pauseUser: the StreamHandler paused reading (Conn.PauseReading).
-const pauseUser uint8 = 1 << 2
-
 // PauseReading stops the loop from reading c until ResumeReading: a
-// StreamHandler calls it when it can take no more input for now (a request
-// body's buffer is full, or a handler runs and input queues up behind it).
+// handler calls it when it can take no more input for now (a request
+// body's buffer is full, a handler runs and input queues up behind it, a
+// proxy's other side cannot keep up).
 // What was read already stays kept; the peer's further bytes wait in the
 // kernel, which in time stops the peer from sending. On the loop.
 func (c *Conn) PauseReading() {
 	c.pause |= pauseUser
 }
 
-// ResumeReading undoes PauseReading, calls ServeStream again with c's
-// kept input, which may be none (a StreamHandler that returned without
+// ResumeReading undoes PauseReading and, for a StreamHandler's
+// connection, calls ServeStream again with c's kept input, which may be
+// none (a StreamHandler that returned without
 // consuming, because it was waiting for something, calls it once that
 // something is done, paused or not), and then reads on. Any goroutine may
 // call it; the loop acts on it in its next turn.
@@ -95,7 +94,7 @@ func (x *connRare) resumeTask(c *Conn) func() {
 // a StreamHandler's after the peer's EOF, until the handler is done with
 // it or c closes. On the loop.
 func (c *Conn) keepsInput() bool {
-	return c.sawEOF && c.loop.srv.Stream != nil && !c.closing.Load()
+	return c.sawEOF && c.cb().stream != nil && !c.closing.Load()
 }
 
 // resumeStream is ResumeReading on the loop.
@@ -113,7 +112,9 @@ func (l *loop) resumeStream(c *Conn) {
 	// and a read now would only meet EAGAIN (once per HTTP request).
 	unread := c.pause&pauseUser != 0
 	c.pause &^= pauseUser
-	l.reofferStream(c)
+	if c.cb().stream != nil {
+		l.reofferStream(c)
+	}
 	if unread && c.canRead() {
 		l.read(c)
 	}
@@ -153,7 +154,7 @@ func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
 	n := 0
 	// A panic closes this connection only (and keeps nothing of it).
 	c.protect(func() {
-		n = l.srv.Stream.ServeStream(c, buf, eof)
+		n = c.cb().stream.ServeStream(c, buf, eof)
 		if n < 0 || n > len(buf) {
 			panic(fmt.Sprintf("simpleserver: ServeStream consumed %d of %d bytes", n, len(buf)))
 		}

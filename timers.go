@@ -107,7 +107,7 @@ func (l *loop) expire() {
 	for n := l.readDLs.Front(); n != nil && n.At <= now; n = l.readDLs.Front() {
 		l.readDLs.Remove(n)
 		c := n.Value
-		if l.srv.Stream != nil && c.fd >= 0 && !c.stopped && !c.closing.Load() {
+		if c.cb().stream != nil && c.fd >= 0 && !c.stopped && !c.closing.Load() {
 			// Nothing more will be read: the handler hears it as the
 			// end of input, so that a worker waiting for the rest of
 			// a message (an HTTP body) is released rather than held

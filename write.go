@@ -1,6 +1,7 @@
 package simpleserver
 
 import (
+	"cmp"
 	"syscall"
 
 	"github.com/simple-server/simpleserver/internal/sock"
@@ -10,8 +11,8 @@ import (
 // completion callbacks that are due, applies the output watermarks, and
 // settles c if it is stopping. On the loop.
 func (l *loop) flush(c *Conn) {
-	if c.fd < 0 {
-		return
+	if c.fd < 0 || c.pause&pauseDial != 0 {
+		return // closed, or connecting (connected flushes)
 	}
 	// Cleared before mu is taken: a writer that appends after this point
 	// either is seen by this flush or requests another one.
@@ -37,9 +38,17 @@ func (l *loop) flush(c *Conn) {
 		}
 	}
 	pending := c.out.Len()
+	// CloseWrite's shutdown follows the last queued byte.
+	shut := c.wr == wrAsked && pending == 0 && err == nil
+	if shut {
+		c.wr = wrShut
+	}
 	l.wakeDrain(c, pending)
 	l.settleStats(c)
 	c.mu.Unlock()
+	if shut {
+		err = sock.ShutdownWrite(int(c.fd))
+	}
 	if n > 0 {
 		l.stats.bytesOut.Add(uint64(n))
 	}
@@ -105,20 +114,20 @@ func (l *loop) unblocked(c *Conn) {
 // watermark and resumes once it is at or below the low one, telling
 // OnBackpressure each time. On the loop.
 func (l *loop) watermarks(c *Conn, pending int) {
-	s := l.srv
+	s, onBackpressure := l.srv, c.cb().onBackpressure
 	if s.highWater <= 0 {
 		return
 	}
 	switch {
 	case c.pause&pauseOutput == 0 && pending >= s.highWater:
 		c.pause |= pauseOutput
-		if s.OnBackpressure != nil {
-			s.OnBackpressure(c, true)
+		if onBackpressure != nil {
+			onBackpressure(c, true)
 		}
 	case c.pause&pauseOutput != 0 && pending <= s.lowWater:
 		c.pause &^= pauseOutput
-		if s.OnBackpressure != nil {
-			s.OnBackpressure(c, false)
+		if onBackpressure != nil {
+			onBackpressure(c, false)
 		}
 		// Edge-triggered: what arrived while paused raised its edge
 		// already, so read it next turn rather than wait for another.
@@ -135,6 +144,9 @@ func (l *loop) stopReading(c *Conn, kind closeKind, reason error) {
 		return
 	}
 	c.stopped = true
+	if kind != kindNone {
+		c.halfOpen = false // a reason to close that OnEOF does not override
+	}
 	if !c.keepsInput() {
 		l.keepTail(c, nil, 0)
 	}
@@ -156,13 +168,16 @@ func (l *loop) settle(c *Conn) {
 		return // resumeStream settles again
 	}
 	c.mu.Lock()
-	pending := c.out.Len()
+	pending, wr := c.out.Len(), c.wr
 	c.mu.Unlock()
 	if pending > 0 {
 		if !c.outBlocked {
 			l.markDirty(c) // flush settles again
 		}
 		return
+	}
+	if c.halfOpen && wr != wrShut {
+		return // open for writing until Close, or CloseWrite's shutdown
 	}
 	l.finish(c)
 }
@@ -199,7 +214,8 @@ const (
 // StreamHandler and to OnClose. kind and reason apply unless a reason is
 // recorded already. On the loop.
 func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
-	if c.fd < 0 {
+	dialing := c.pause&pauseDial != 0
+	if c.fd < 0 && !dialing {
 		return
 	}
 	c.mu.Lock()
@@ -226,15 +242,22 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	l.settleStats(c)
 	c.mu.Unlock()
 
-	l.conns.set(fd, nil)
 	// Counted before the socket closes: a peer that sees the close and
 	// asks Stats finds it.
 	l.stats.open.Add(-1)
 	l.stats.closed[kind].Add(1)
-	switch how {
-	case endLinger:
+	if c.dialed {
+		l.stats.outbound.Add(-1)
+	}
+	c.pause &^= pauseDial
+	if fd >= 0 {
+		l.conns.set(fd, nil)
+	}
+	switch {
+	case fd < 0: // a dial that had no socket yet
+	case how == endLinger:
 		l.linger(fd)
-	case endAbort:
+	case how == endAbort:
 		// No EPOLL_CTL_DEL: the socket was never duplicated, so closing
 		// it removes it from the epoll set, one syscall fewer.
 		sock.Close(fd)
@@ -250,10 +273,14 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	for _, w := range notes {
 		w.fn(c, noteErr)
 	}
-	if l.srv.Stream != nil {
-		c.protect(func() { l.srv.Stream.CloseStream(c, reason) })
+	cb := c.cb()
+	if cb.stream != nil {
+		c.protect(func() { cb.stream.CloseStream(c, reason) })
 	}
-	if l.srv.OnClose != nil {
-		l.srv.OnClose(c, reason)
+	if cb.onClose != nil {
+		cb.onClose(c, reason)
+	}
+	if dialing {
+		l.dialOver(c, cmp.Or(reason, ErrConnClosed))
 	}
 }

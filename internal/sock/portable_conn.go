@@ -62,6 +62,7 @@ type conn struct {
 	settling bool   // Drain: Read waits for the reader, until settled
 	settled  bool   // the reader's read after Drain timed out
 
+	cancel     func()        // cancels a Connect under way; nil for accepted ones
 	readerDone chan struct{} // closed when the reader returns
 	writerDone chan struct{} // closed when the writer returns (or never ran)
 }
@@ -152,7 +153,7 @@ func (c *conn) read() {
 func (c *conn) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.settling || c.closed || c.handover {
+	if c.settling || c.closed || c.handover || c.nc == nil {
 		return
 	}
 	c.settling = true
@@ -241,6 +242,8 @@ func (c *conn) write(p []byte) (int, error) {
 		return 0, errno(c.werr)
 	case c.shutWr:
 		return 0, syscall.EPIPE
+	case c.dialing():
+		return 0, syscall.ENOTCONN
 	case len(p) == 0:
 		return 0, nil
 	}
@@ -333,6 +336,9 @@ func ShutdownWrite(fd int) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dialing() {
+		return syscall.ENOTCONN
+	}
 	c.shutWr = true
 	c.startWriter()
 	c.cond.Broadcast()
@@ -371,6 +377,9 @@ func (c *conn) readiness() uint32 {
 // level is c's readiness now. With c's lock held.
 func (c *conn) level() uint32 {
 	var ev uint32
+	if c.dialing() {
+		return 0
+	}
 	if c.off < len(c.in) || c.rerr != nil {
 		ev |= EventIn
 	}
@@ -397,6 +406,12 @@ func (c *conn) close() error {
 	}
 	c.closed = true
 	c.cond.Broadcast()
+	if c.nc == nil {
+		if c.cancel != nil {
+			c.cancel() // the dial is under way, or failed
+		}
+		return nil
+	}
 	if c.off < len(c.in) {
 		if tc, ok := c.nc.(*net.TCPConn); ok {
 			tc.SetLinger(0)

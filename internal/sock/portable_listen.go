@@ -306,7 +306,13 @@ func (p Peer) Addr() net.Addr {
 func LocalAddr(fd int) (net.Addr, error) {
 	switch h := lookup(fd).(type) {
 	case *conn:
-		return h.nc.LocalAddr(), nil
+		h.mu.Lock()
+		nc := h.nc
+		h.mu.Unlock()
+		if nc == nil {
+			return nil, os.NewSyscallError("getsockname", syscall.ENOTCONN)
+		}
+		return nc.LocalAddr(), nil
 	case *listener:
 		return h.ln.Addr(), nil
 	}
