@@ -1,11 +1,12 @@
 // Command simple-server serves the seed protocol (hello), echo, or HTTP/1.1
-// over TCP or a Unix socket.
+// over TCP or a Unix socket, or relays TCP connections to upstreams.
 //
 //	simple-server                          # hello on 127.0.0.1:19920
 //	simple-server -proto echo -addr :7000
 //	simple-server -proto http -addr :8080  # plaintext and /echo, on the loops
 //	simple-server -proto http -workers 64  # the same through net/http handlers
 //	simple-server -addr unix:/tmp/hello.sock
+//	simple-server -proto relay -addr :7000 -upstream 10.0.0.1:7000,10.0.0.2:7000
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/simple-server/simpleserver/protocol/echo"
 	"github.com/simple-server/simpleserver/protocol/hello"
 	"github.com/simple-server/simpleserver/protocol/plaintext"
+	"github.com/simple-server/simpleserver/protocol/relay"
 )
 
 func main() {
@@ -41,13 +43,16 @@ func run(args []string, ready chan<- net.Addr) int {
 	fs := flag.NewFlagSet("simple-server", flag.ContinueOnError)
 	var (
 		addr        = fs.String("addr", simpleserver.DefaultAddr, "listen address: host:port, or unix:/path (unix:@name for the abstract namespace)")
-		proto       = fs.String("proto", "hello", "protocol: hello (the seed protocol), echo, or http (HTTP/1.1: GET /plaintext, POST /echo)")
+		proto       = fs.String("proto", "hello", "protocol: hello (the seed protocol), echo, http (HTTP/1.1: GET /plaintext, POST /echo), or relay (a TCP proxy to -upstream)")
+		upstreams   = fs.String("upstream", "", "relay: the upstreams, HOST:PORT[,HOST:PORT...]")
+		upBalance   = fs.String("upstream-balance", "rr", "relay: how connections are spread over upstreams: rr (round robin) or least (fewest connections)")
+		connectTO   = fs.Duration("connect-timeout", relay.DefaultConnectTimeout, "relay: how long a connect to an upstream may take before the next is tried")
 		loops       = fs.Int("loops", 0, "event loops (0: GOMAXPROCS)")
 		balance     = fs.String("balance", "rr", "how new connections are spread over loops: rr (round robin) or least (fewest connections)")
 		workers     = fs.Int("workers", 0, "worker goroutines for handlers (0: handlers run on the event loops; with -proto http, >0 serves through net/http handlers)")
 		workerQueue = fs.Int("worker-queue", simpleserver.DefaultWorkerQueue, "messages per connection waiting for a worker before reading pauses")
 		reusePort   = fs.Bool("reuseport", false, "one SO_REUSEPORT listener per loop")
-		deferAccept = fs.Bool("defer-accept", true, "TCP_DEFER_ACCEPT on the listener (off when the server speaks first)")
+		deferAccept = fs.Bool("defer-accept", true, "TCP_DEFER_ACCEPT on the listener (off when the server speaks first; off by default with -proto relay, which cannot know)")
 		noDelay     = fs.Bool("nodelay", true, "TCP_NODELAY on accepted sockets")
 		keepAlive   = fs.Duration("keepalive", 0, "TCP keep-alive idle time on accepted sockets (0: off)")
 		kaInterval  = fs.Duration("keepalive-interval", 0, "keep-alive probe interval (0: kernel default)")
@@ -138,8 +143,38 @@ func run(args []string, ready chan<- net.Addr) int {
 			p.Fast = plaintext.Fast
 		}
 		srv.Stream = p
+	case "relay":
+		r := &relay.Relay{ConnectTimeout: *connectTO}
+		for a := range strings.SplitSeq(*upstreams, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				r.Upstreams = append(r.Upstreams, a)
+			}
+		}
+		switch *upBalance {
+		case "rr":
+		case "least":
+			r.Balance = relay.LeastConns
+		default:
+			return usage("unknown -upstream-balance %q (want rr or least)", *upBalance)
+		}
+		if *connectTO <= 0 {
+			return usage("-connect-timeout must be positive")
+		}
+		if err := r.Configure(srv); err != nil {
+			return usage("%v", err)
+		}
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "defer-accept" })
+		if !explicit {
+			// A relay does not know whether its protocol's client
+			// speaks first.
+			*deferAccept = false
+		}
 	default:
-		return usage("unknown -proto %q (want hello, echo or http)", *proto)
+		return usage("unknown -proto %q (want hello, echo, http or relay)", *proto)
+	}
+	if *upstreams != "" && *proto != "relay" {
+		return usage("-upstream is for -proto relay")
 	}
 	switch *balance {
 	case "rr":
@@ -197,6 +232,8 @@ func run(args []string, ready chan<- net.Addr) int {
 	switch *proto {
 	case "hello":
 		attrs = append(attrs, "max_frame", *maxFrame)
+	case "relay":
+		attrs = append(attrs, "upstreams", *upstreams, "upstream_balance", *upBalance, "connect_timeout", *connectTO)
 	case "http":
 		api := "fast"
 		if *workers > 0 {
@@ -251,5 +288,6 @@ func logStats(log *slog.Logger, st simpleserver.Stats) {
 		"closed_peer", c.Peer, "closed_handler", c.Handler, "closed_idle", c.Idle,
 		"closed_read_timeout", c.ReadTimeout, "closed_write_timeout", c.WriteTimeout,
 		"closed_slow", c.SlowConsumer, "closed_protocol", c.Protocol, "closed_panic", c.Panic,
-		"closed_shutdown", c.Shutdown, "closed_limit", c.Limit, "closed_error", c.Error)
+		"closed_shutdown", c.Shutdown, "closed_limit", c.Limit, "closed_error", c.Error,
+		"outbound", st.Outbound, "dialed", st.Dialed, "dial_failed", c.Dial)
 }
