@@ -23,8 +23,8 @@ go vet ./...
 echo "== bench: staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-echo "== bench: run.sh syntax"
-bash -n run.sh http.sh lib.sh
+echo "== bench: shell syntax"
+bash -n run.sh http.sh relay.sh lib.sh
 
 echo "== bench: tests"
 go test ./...

@@ -78,15 +78,6 @@ server_argv() {
 	esac
 }
 
-# shown command...: the command as a shell would take it, paths under
-# bench/ written from the repository's root.
-shown() {
-	local s
-	s=$(printf '%q ' "$@")
-	s=${s% }
-	printf '%s' "${s//$here/bench}"
-}
-
 start_server() { # name logfile: sets SERVER_PID and PORT
 	server_argv "$1"
 	launch "$1" "$2" "${ARGV[@]}"

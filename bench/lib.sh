@@ -1,6 +1,7 @@
-# bench/lib.sh: what bench/run.sh (hello and echo) and bench/http.sh (HTTP)
-# share: starting one server at a time on a free port, stopping it, and
-# reading its CPU and memory and the machine's CPU counters from /proc.
+# bench/lib.sh: what bench/run.sh (hello and echo), bench/http.sh (HTTP)
+# and bench/relay.sh (TCP proxies) share: starting one server at a time on
+# a free port, stopping it, and reading its CPU and memory and the
+# machine's CPU counters from /proc.
 # Sourced, never run; the caller sets `set -euo pipefail` and calls
 # `trap cleanup EXIT`.
 
@@ -66,15 +67,21 @@ launch() {
 
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	stop_pid "$SERVER_PID"
+	SERVER_PID=
+}
+
+# stop_pid pid: TERM, up to 5 s to exit, then KILL; reaps it. For a
+# second server beside SERVER_PID (relay.sh's upstream).
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || true
 	local i
 	for i in $(seq 1 50); do # 5 s
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 
 # tree pid: the process and its children (nginx's workers; a Go server has
@@ -155,6 +162,15 @@ held_client() {
 	BG_PIDS=()
 }
 
+# shown command...: the command as a shell would take it, paths under
+# bench/ written from the repository's root ($here is the caller's bench/).
+shown() {
+	local s
+	s=$(printf '%q ' "$@")
+	s=${s% }
+	printf '%s' "${s//$here/bench}"
+}
+
 # json_escape text: text as the inside of a JSON string (a command line
 # may hold quotes and backslashes: nginx's does).
 json_escape() {
@@ -163,8 +179,9 @@ json_escape() {
 }
 
 # write_record file scenario server round duration server-command
-# client-command client-json: one run's record, from the measure_* and
-# held_client variables and CODE.
+# client-command client-json [extra]: one run's record, from the measure_*
+# and held_client variables and CODE; extra, if given, is more members
+# ("key":value,...) put before the client's result.
 write_record() {
 	local mb0 mt0 c0b0 c0t0 c1b0 c1t0 mb1 mt1 c0b1 c0t1 c1b1 c1t1
 	read -r mb0 mt0 c0b0 c0t0 c1b0 c1t0 <<<"$SYS0"
@@ -178,7 +195,8 @@ write_record() {
  "machine_busy_ticks":$((mb1 - mb0)),"machine_total_ticks":$((mt1 - mt0)),
  "cpu0_busy_ticks":$((c0b1 - c0b0)),"cpu0_total_ticks":$((c0t1 - c0t0)),
  "cpu1_busy_ticks":$((c1b1 - c1b0)),"cpu1_total_ticks":$((c1t1 - c1t0)),
- "loadavg_after":$LOAD,"client_exit":$CODE,
+ "loadavg_after":$LOAD,"client_exit":$CODE,${9:+
+ $9,}
  "client":$8}
 REC
 }

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 )
 
 // The HTTP suite's section of RESULTS.md lies between these markers, so
-// that bench/run.sh and bench/http.sh each rewrite their own part and keep
-// the other's.
+// that bench/run.sh, bench/http.sh and bench/relay.sh each rewrite their
+// own part and keep the others' (see sections.go).
 const (
 	httpBegin = "<!-- bench/http.sh: begin -->"
 	httpEnd   = "<!-- bench/http.sh: end -->"
@@ -68,42 +67,7 @@ func (t target) verdict() string {
 // writeHTTPReport renders the records of bench/http.sh in dir and puts them
 // into outPath between the HTTP markers, keeping the rest of the file.
 func writeHTTPReport(dir, outPath string) error {
-	recs, err := readSome(dir)
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	renderHTTP(&b, recs, machine(dir))
-	old, err := os.ReadFile(outPath)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return os.WriteFile(outPath, []byte(spliceHTTP(string(old), b.String())), 0o644)
-}
-
-// spliceHTTP replaces the HTTP section of doc (or appends one) with section.
-func spliceHTTP(doc, section string) string {
-	block := httpBegin + "\n" + section + httpEnd + "\n"
-	i := strings.Index(doc, httpBegin)
-	j := strings.Index(doc, httpEnd)
-	if i < 0 || j < i {
-		if doc != "" && !strings.HasSuffix(doc, "\n\n") {
-			doc = strings.TrimRight(doc, "\n") + "\n\n"
-		}
-		return doc + block
-	}
-	return doc[:i] + block + strings.TrimPrefix(doc[j+len(httpEnd):], "\n")
-}
-
-// httpPart returns the HTTP part of doc: from its begin marker to the end
-// of doc, that is the generated section and the notes written below it;
-// "" if doc has none.
-func httpPart(doc string) string {
-	i := strings.Index(doc, httpBegin)
-	if i < 0 || strings.Index(doc, httpEnd) < i {
-		return ""
-	}
-	return doc[i:]
+	return writeSection(dir, outPath, httpBegin, httpEnd, renderHTTP)
 }
 
 func renderHTTP(b io.Writer, recs []*Record, m map[string]string) {
@@ -255,15 +219,19 @@ func renderHTTP(b io.Writer, recs []*Record, m map[string]string) {
 // then the Go peers.
 var httpOrder = []string{"fast", "compat", "nginx", "fasthttp", "nbhttp", "nethttp"}
 
-func httpOrdered(gs []*group) []*group {
+func httpOrdered(gs []*group) []*group { return orderedBy(gs, httpOrder) }
+
+// orderedBy sorts groups as their servers are listed in order, those not
+// listed last.
+func orderedBy(gs []*group, order []string) []*group {
 	out := slices.Clone(gs)
 	slices.SortStableFunc(out, func(a, b *group) int {
-		ia, ib := slices.Index(httpOrder, a.server), slices.Index(httpOrder, b.server)
+		ia, ib := slices.Index(order, a.server), slices.Index(order, b.server)
 		if ia < 0 {
-			ia = len(httpOrder)
+			ia = len(order)
 		}
 		if ib < 0 {
-			ib = len(httpOrder)
+			ib = len(order)
 		}
 		return ia - ib
 	})

@@ -5,27 +5,6 @@ import (
 	"testing"
 )
 
-func TestSpliceHTTP(t *testing.T) {
-	sec := "# HTTP\n\nrows\n"
-	block := httpBegin + "\n" + sec + httpEnd + "\n"
-	if got := spliceHTTP("", sec); got != block {
-		t.Errorf("into nothing: %q", got)
-	}
-	if got := spliceHTTP("# Hello\n\ntable\n", sec); got != "# Hello\n\ntable\n\n"+block {
-		t.Errorf("appended: %q", got)
-	}
-	doc := "# Hello\n\n" + httpBegin + "\nold\n" + httpEnd + "\n# After\n"
-	if got := spliceHTTP(doc, sec); got != "# Hello\n\n"+block+"# After\n" {
-		t.Errorf("replaced: %q", got)
-	}
-	if got := httpPart(doc); got != httpBegin+"\nold\n"+httpEnd+"\n# After\n" {
-		t.Errorf("part: %q", got)
-	}
-	if got := httpPart("# Hello\n"); got != "" {
-		t.Errorf("no section: %q", got)
-	}
-}
-
 func TestHTTPTargets(t *testing.T) {
 	held := func(kb float64) *float64 { return &kb }
 	var recs []*Record

@@ -1,12 +1,14 @@
 // Command report turns the records bench/run.sh writes into bench/results
-// into bench/RESULTS.md, and answers the runner's small questions on the
+// into bench/RESULTS.md (and those of bench/http.sh and bench/relay.sh into
+// their sections of it), and answers the runners' small questions on the
 // way.
 //
-//	report -results bench/results -out bench/RESULTS.md   # the tables
-//	report -http bench/results-http -out bench/RESULTS.md # the HTTP section
-//	report -summary bench/results/a-gnet-r1.json          # one line about one run
-//	report -rate-from bench/results -servers "c net ..."  # scenario f's rate
-//	report -valid client.json                             # exit 0 if it is a client result
+//	report -results bench/results -out bench/RESULTS.md     # the tables
+//	report -http bench/results-http -out bench/RESULTS.md   # the HTTP section
+//	report -relay bench/results-relay -out bench/RESULTS.md # the relay section
+//	report -summary bench/results/a-gnet-r1.json            # one line about one run
+//	report -rate-from bench/results -servers "c net ..."    # scenario f's rate
+//	report -valid client.json                               # exit 0 if it is a client result
 package main
 
 import (
@@ -83,6 +85,14 @@ type Record struct {
 	LoadAvg       float64  `json:"loadavg_after"`
 	ClientExit    int      `json:"client_exit"`
 	Client        *Client  `json:"client"`
+
+	// Relay runs (bench/relay.sh): the server is the proxy; these are
+	// its upstream's command and CPU ticks over the run, and the proxy's
+	// RSS half way through the run and at its peak (VmHWM).
+	UpstreamCommand string   `json:"upstream_command"`
+	UpstreamTicks   float64  `json:"upstream_cpu_ticks"`
+	RSSRunKB        *float64 `json:"server_rss_run_kb"`
+	RSSPeakKB       *float64 `json:"server_rss_peak_kb"`
 
 	// Syscall-count runs.
 	Syscalls     string `json:"syscalls"` // "strace" or "perf"
@@ -544,6 +554,10 @@ func summary(path string) (string, error) {
 		return fmt.Sprintf("%.0f req/s under %s; per request: read %.3f write %.3f epoll_wait %.3f epoll_ctl %.3f all %.3f; %s",
 			c.RequestsPerSec, r.Syscalls, row.read, row.write, row.wait, row.ctl, row.total, status), nil
 	}
+	if r.UpstreamCommand != "" {
+		return fmt.Sprintf("%.0f req/s, proxy %.2f µs/req (%.0f%% CPU), upstream %.2f µs/req, CPU 1 %.0f%%, p99 %s; %s",
+			c.RequestsPerSec, r.serverCPUUsPerReq(), r.serverCPUPct(), r.upstreamCPUUsPerReq(), r.cpu1Pct(), us(c.Latency.P99), status), nil
+	}
 	switch r.Scenario {
 	case "e", "h5":
 		if r.RSSBeforeKB == nil || r.RSSHeldKB == nil || c.Held == 0 {
@@ -610,7 +624,8 @@ func main() {
 	var (
 		results  = flag.String("results", "", "directory of run records: write the report")
 		httpRes  = flag.String("http", "", "directory of bench/http.sh's records: write the HTTP section of the report")
-		out      = flag.String("out", "RESULTS.md", "report file (with -results or -http)")
+		relayRes = flag.String("relay", "", "directory of bench/relay.sh's records: write the relay section of the report")
+		out      = flag.String("out", "RESULTS.md", "report file (with -results, -http or -relay)")
 		sum      = flag.String("summary", "", "print a one-line summary of this run record")
 		rateFrom = flag.String("rate-from", "", "print scenario f's rate (half the best peer's median req/s in scenario a) from this directory")
 		servers  = flag.String("servers", "", "with -rate-from: the servers of this run")
@@ -645,6 +660,11 @@ func main() {
 		fmt.Println(int64(math.Round(best / 2)))
 	case *httpRes != "":
 		if err := writeHTTPReport(*httpRes, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	case *relayRes != "":
+		if err := writeSection(*relayRes, *out, relayBegin, relayEnd, renderRelay); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(1)
 		}
@@ -835,9 +855,10 @@ func writeReport(dir, outPath string) error {
 		w("\n")
 	}
 
-	// The HTTP part is bench/http.sh's to rewrite: keep it.
+	// The suites' sections (bench/http.sh's, bench/relay.sh's) and the
+	// notes below them are theirs to rewrite: keep them.
 	if old, err := os.ReadFile(outPath); err == nil {
-		if sec := httpPart(string(old)); sec != "" {
+		if sec := suitesPart(string(old)); sec != "" {
 			w("%s", sec)
 		}
 	}

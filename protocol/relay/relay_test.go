@@ -265,7 +265,6 @@ func TestFloodIntoNonReadingClientIsBounded(t *testing.T) {
 	t.Logf("upstream wrote %d bytes while the client read none; relay queue peak %d", total, peak)
 }
 
-
 // waitOpen waits until srv has n connections open.
 func waitOpen(t *testing.T, srv *simpleserver.Server, n int64) {
 	t.Helper()
