@@ -3,6 +3,7 @@ package simpleserver
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,12 @@ type loop struct {
 
 	taskMu  sync.Mutex // guards tasks, flushes and exited
 	exited  bool       // the poller is closed: nothing may wake it (written under taskMu)
+	// asleep is set, under taskMu, when the loop found no task queued and
+	// is about to block in the poller; only then does queuing one need a
+	// Wake. While the loop is awake it runs what is queued before it
+	// sleeps again, so a worker's reply (or a relay's write to the other
+	// end of a pair) costs no eventfd write and no extra turn.
+	asleep  atomic.Bool
 	tasks   []func()
 	flushes []*Conn
 	spareT  []func()
@@ -107,10 +114,16 @@ func (l *loop) requestFlush(c *Conn) {
 	l.wake()
 }
 
-// wake runs with taskMu held: exit closes the eventfd under the same lock,
-// so a wake-up can never be written to a descriptor number the kernel has
-// since given to something else.
+// wake wakes the loop if it sleeps (or is about to). It runs with taskMu
+// held: exit closes the eventfd under the same lock, so a wake-up can never
+// be written to a descriptor number the kernel has since given to
+// something else; and the loop decides to sleep under it, so a task queued
+// just before that is seen, and one queued after it wakes the loop.
 func (l *loop) wake() {
+	if !l.asleep.Load() {
+		return
+	}
+	l.asleep.Store(false)
 	if err := l.poller.Wake(); err != nil {
 		l.srv.logger().Error("wake event loop", "err", err)
 	}
@@ -131,7 +144,11 @@ func (l *loop) run() {
 			// the wait at once.
 			runtime.Gosched()
 		}
-		events, woken, err := l.poller.Wait(msec)
+		if msec != 0 && !l.sleep() {
+			msec = 0
+		}
+		events, _, err := l.poller.Wait(msec)
+		l.asleep.Store(false)
 		if err != nil {
 			l.srv.logger().Error("event loop stopped", "err", err)
 			return
@@ -140,9 +157,7 @@ func (l *loop) run() {
 		for i := range events {
 			l.handle(int(events[i].Fd), events[i].Events)
 		}
-		if woken {
-			l.runTasks()
-		}
+		l.runTasks()
 		l.runReady()
 		l.expire()
 		l.flushDirty()
@@ -197,11 +212,27 @@ func (l *loop) handle(fd int, ev uint32) {
 	}
 }
 
+// sleep reports whether the loop may block in the poller: nothing is
+// queued for it. If so, queuing something from now on wakes it.
+func (l *loop) sleep() bool {
+	l.taskMu.Lock()
+	defer l.taskMu.Unlock()
+	if len(l.tasks) > 0 || len(l.flushes) > 0 {
+		return false
+	}
+	l.asleep.Store(true)
+	return true
+}
+
 // runTasks runs what other goroutines queued: tasks first (they may
 // register connections that flush requests refer to), then flushes.
 func (l *loop) runTasks() {
 	l.taskMu.Lock()
 	tasks, flushes := l.tasks, l.flushes
+	if len(tasks) == 0 && len(flushes) == 0 {
+		l.taskMu.Unlock()
+		return
+	}
 	l.tasks, l.flushes = l.spareT[:0], l.spareF[:0]
 	l.taskMu.Unlock()
 	for _, fn := range tasks {
