@@ -58,8 +58,8 @@ type loop struct {
 
 	stats counters // read by Server.Stats from any goroutine
 
-	taskMu  sync.Mutex // guards tasks, flushes and exited
-	exited  bool       // the poller is closed: nothing may wake it (written under taskMu)
+	taskMu sync.Mutex // guards tasks, flushes and exited
+	exited bool       // the poller is closed: nothing may wake it (written under taskMu)
 	// asleep is set, under taskMu, when the loop found no task queued and
 	// is about to block in the poller; only then does queuing one need a
 	// Wake. While the loop is awake it runs what is queued before it
