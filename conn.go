@@ -229,15 +229,7 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		c.mu.Unlock()
 		return 0, ErrConnClosed
 	}
-	if limit := c.loop.srv.maxPending; limit > 0 && c.out.Len()+n > limit {
-		// The peer does not read what it asks for: stop holding memory
-		// for it. Queued output is dropped; the close does not flush.
-		c.closed = true
-		c.closing.Store(true)
-		c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
-		c.out.Reset()
-		c.mu.Unlock()
-		c.loop.post(func() { c.loop.closeConn(c, kindNone, nil) })
+	if c.overLimit(n) {
 		return 0, ErrSlowConsumer
 	}
 	for _, b := range bufs {
@@ -260,6 +252,67 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 		c.loop.requestFlush(c)
 	}
 	return n, nil
+}
+
+// overLimit reports whether queuing n more bytes would take c's output
+// past Server.MaxPendingBytes, and if so closes c. With c.mu held, which
+// it releases when it reports true.
+func (c *Conn) overLimit(n int) bool {
+	if limit := c.loop.srv.maxPending; limit <= 0 || c.out.Len()+n <= limit {
+		return false
+	}
+	// The peer does not read what it asks for: stop holding memory for
+	// it. Queued output is dropped; the close does not flush.
+	c.closed = true
+	c.closing.Store(true)
+	c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
+	c.out.Reset()
+	c.mu.Unlock()
+	c.loop.post(func() { c.loop.closeConn(c, kindNone, nil) })
+	return true
+}
+
+// WriteDirect is Write for a handler on c's loop that passes bytes on, a
+// proxy: when nothing is queued ahead of p, p goes to the socket at once,
+// from the caller's buffer, and only what the kernel did not take is
+// copied and queued (and written when the socket can take more);
+// otherwise p is queued as Write queues it. Unlike Write's, its bytes do
+// not wait for the end of the loop's turn to share one write with the
+// turn's others: a system call per call, no copy. On c's loop only.
+func (c *Conn) WriteDirect(p []byte) (int, error) {
+	if len(p) == 0 || c.fd < 0 || c.pause&pauseDial != 0 || c.outBlocked {
+		return c.enqueue(nil, p)
+	}
+	c.mu.Lock()
+	if c.closed || c.wr != wrOpen || c.out.Len() > 0 {
+		c.mu.Unlock()
+		return c.enqueue(nil, p)
+	}
+	// Under mu, so that no other goroutine's write can queue between this
+	// write and its rest.
+	// An error is left for the flush to meet again, and close c for.
+	n, _ := sock.Write(int(c.fd), p)
+	n = max(n, 0)
+	c.unsettledMsgs++
+	if x := c.rare.Load(); x != nil {
+		x.written += uint64(n) // write notes count every byte written
+	}
+	l := c.loop
+	if n < len(p) {
+		if c.overLimit(len(p) - n) {
+			return 0, ErrSlowConsumer
+		}
+		c.out.Append(p[n:])
+	}
+	c.mu.Unlock()
+	if n > 0 {
+		l.stats.bytesOut.Add(uint64(n))
+		l.touch(c)
+	}
+	if n < len(p) {
+		l.markDirty(c)
+	}
+	return len(p), nil
 }
 
 // WaitDrain blocks while c's queued output is at or above

@@ -305,3 +305,44 @@ func TestHalfClose(t *testing.T) {
 		t.Errorf("OnClose: %v, want nil", err)
 	}
 }
+
+// WriteDirect writes at once while the socket takes it, then queues the
+// rest behind what it could not write: a peer that reads late still gets
+// every byte, in order, and a Write in between keeps its place.
+func TestWriteDirectKeepsOrder(t *testing.T) {
+	var want bytes.Buffer
+	for i := range 64 {
+		want.Write(bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10))
+		if i == 10 {
+			want.WriteString("|queued by Write|")
+		}
+	}
+	wrote := make(chan struct{})
+	srv := &simpleserver.Server{
+		Loops: 1, Logger: discardLogger(), WriteBuffer: 64 << 10,
+		Handler: simpleserver.HandlerFunc(func(c *simpleserver.Conn, msg []byte) {
+			b := want.Bytes()
+			for i := range 64 {
+				c.WriteDirect(b[:64<<10])
+				b = b[64<<10:]
+				if i == 10 {
+					c.Write(b[:len("|queued by Write|")])
+					b = b[len("|queued by Write|"):]
+				}
+			}
+			close(wrote)
+		}),
+	}
+	addr := start(t, srv)
+	c := dial(t, addr)
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	c.Write([]byte("go"))
+	waitFor(t, wrote, "the handler's writes")
+	if st := srv.Stats(); st.BytesOut >= uint64(want.Len()) {
+		t.Fatalf("the socket took all %d bytes at once: nothing was left to queue", st.BytesOut)
+	}
+	got := readN(t, c, want.Len())
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("got %d bytes out of order or corrupted (%s)", len(got), firstDiff(got, want.Bytes()))
+	}
+}

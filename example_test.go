@@ -227,3 +227,44 @@ func ExampleConn_AfterFunc() {
 	// now: hello
 	// 20ms later: hello
 }
+
+// A program that only dials out: StartClient runs the loops with no
+// listener, and Dial makes an outbound connection that is served like an
+// accepted one, by a Dialer's Codec and Handler, on a loop. (The server it
+// talks to is started here too, so that the example runs by itself.)
+func ExampleServer_Dial() {
+	echo := &simpleserver.Server{
+		Codec: codec.Line{},
+		Handler: simpleserver.HandlerFunc(func(c *simpleserver.Conn, line []byte) {
+			c.Writev([]byte("echo: "), line, []byte("\n"))
+		}),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go echo.Serve(ln)
+	defer echo.Close()
+
+	client := &simpleserver.Server{Loops: 1}
+	if err := client.StartClient(); err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	replies := make(chan string, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "tcp", ln.Addr().String(), &simpleserver.Dialer{
+		Codec: codec.Line{},
+		// On the loop, like a server's Handler: it must not block.
+		Handler: simpleserver.HandlerFunc(func(c *simpleserver.Conn, line []byte) {
+			replies <- string(line)
+		}),
+	})
+	if err != nil {
+		panic(err)
+	}
+	c.Write([]byte("hello upstream\n"))
+	fmt.Println(<-replies)
+	// Output: echo: hello upstream
+}

@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -33,7 +34,9 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/simple-server/simpleserver"
 	"github.com/simple-server/simpleserver/protocol/hello"
+	"github.com/simple-server/simpleserver/protocol/relay"
 )
 
 const (
@@ -190,16 +193,38 @@ func fltClient(addr string, id, size int) (o fltOutcome) {
 func TestFaultToxics(t *testing.T) {
 	for _, tx := range fltToxics {
 		t.Run(tx.name, func(t *testing.T) {
-			t.Run("50 conns", func(t *testing.T) { testFaultToxic(t, tx) })
+			t.Run("50 conns", func(t *testing.T) { testFaultToxic(t, tx, false) })
 			// Its cleanups stopped the proxy and the server.
 			goleak.VerifyNone(t)
 		})
 	}
 }
 
-func testFaultToxic(t *testing.T, tx fltToxic) {
+// The same faults between protocol/relay and its upstream: the clients
+// talk to a relay whose upstream is the toxic proxy in front of the
+// server. Every connection's fate through the relay must be what it is
+// without it, and the relay must end up holding nothing.
+func TestFaultToxicsThroughRelay(t *testing.T) {
+	for _, tx := range fltToxics {
+		t.Run(tx.name, func(t *testing.T) {
+			t.Run("50 conns", func(t *testing.T) { testFaultToxic(t, tx, true) })
+			goleak.VerifyNone(t)
+		})
+	}
+}
+
+func testFaultToxic(t *testing.T, tx fltToxic, viaRelay bool) {
 	srv, closes := recordingServer()
 	proxy := fltProxy(t, start(t, srv), tx.toxics)
+	var rl *simpleserver.Server
+	if viaRelay {
+		rl = &simpleserver.Server{Loops: 2, Logger: slog.New(slog.DiscardHandler)}
+		r := &relay.Relay{Upstreams: []string{proxy}}
+		if err := r.Configure(rl); err != nil {
+			t.Fatal(err)
+		}
+		proxy = start(t, rl)
+	}
 
 	began := time.Now()
 	outcomes := make([]fltOutcome, fltConns)
@@ -259,6 +284,13 @@ func testFaultToxic(t *testing.T, tx fltToxic) {
 	}
 	if st.Accepted != fltConns || st.Open != 0 || st.MessagesIn != wantIn || st.MessagesOut != wantIn || st.BytesQueued != 0 {
 		t.Errorf("stats = %+v; want %d accepted, none open, %d messages in and out", st, fltConns, wantIn)
+	}
+	if rl != nil {
+		for end := time.Now().Add(replyWait); rl.Stats().Open != 0 && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		}
+		if st := rl.Stats(); st.Open != 0 || st.BytesQueued != 0 || st.Closed.Dial != 0 {
+			t.Errorf("relay stats = %+v; want nothing open or queued, no failed dial", st)
+		}
 	}
 	if tx.kills && died != firstRoundOnDead {
 		// Both toxics act on the first bytes, so a connection they kill

@@ -136,9 +136,11 @@ func (r *Relay) Configure(srv *simpleserver.Server) error {
 
 func pairOf(c *simpleserver.Conn) *pair { return c.Value().(*pair) }
 
-// toUpstream and toClient pass each read's bytes on. On the loop.
-func toUpstream(c *simpleserver.Conn, msg []byte) { pairOf(c).up.Write(msg) }
-func toClient(c *simpleserver.Conn, msg []byte)   { pairOf(c).client.Write(msg) }
+// toUpstream and toClient pass each read's bytes on, straight from the
+// loop's read buffer to the other socket (both ends share the loop). On
+// the loop.
+func toUpstream(c *simpleserver.Conn, msg []byte) { pairOf(c).up.WriteDirect(msg) }
+func toClient(c *simpleserver.Conn, msg []byte)   { pairOf(c).client.WriteDirect(msg) }
 
 // pause stops or resumes reading c because its partner's output crossed a
 // watermark. On the loop.
