@@ -33,9 +33,10 @@ type writeNote struct {
 	fn  func(*Conn, error)
 }
 
-// Conn is one accepted connection. It is created by the server and
-// handed to Handler, OnOpen and OnClose; it stays valid (its methods
-// return ErrConnClosed) after the connection closes.
+// Conn is one connection, accepted by the server or made by Dial. It is
+// created by the server and handed to Handler, OnOpen and OnClose (the
+// Server's, or the Dialer's); it stays valid (its methods return
+// ErrConnClosed) after the connection closes.
 //
 // A Conn is kept small, because an idle server is mostly idle connections:
 // what only some connections ever need lives in connRare, made on first
