@@ -308,8 +308,10 @@ func (l *loop) connectNext(c *Conn) {
 }
 
 // connected learns the outcome of c's connect from the event that ended
-// it, and either establishes c or tries the next address. On the loop.
-func (l *loop) connected(c *Conn, ev uint32) {
+// it, and either establishes c, reporting true (the event's other
+// readiness, data and an EOF that came with the handshake, is then
+// handled as any connection's), or tries the next address. On the loop.
+func (l *loop) connected(c *Conn, ev uint32) bool {
 	x := c.rare.Load().dial
 	fd := int(c.fd)
 	err := sock.SocketError(fd)
@@ -324,11 +326,11 @@ func (l *loop) connected(c *Conn, ev uint32) {
 		c.mu.Unlock()
 		sock.Close(fd)
 		l.connectNext(c)
-		return
+		return false
 	}
 	if err := l.srv.connOpts.Apply(fd, c.peer); err != nil {
 		l.closeConn(c, kindError, err)
-		return
+		return false
 	}
 	c.pause &^= pauseDial
 	l.dialOver(c, nil)
@@ -337,16 +339,14 @@ func (l *loop) connected(c *Conn, ev uint32) {
 		f(c)
 	}
 	if c.fd < 0 {
-		return // OnOpen closed it at once
+		return false // OnOpen closed it at once
 	}
 	if c.closing.Load() {
 		// Closed while connecting: what it queued goes out first.
 		l.stopReading(c, kindHandler, nil)
 	}
 	l.markDirty(c) // writes queued while connecting
-	if ev&(poll.In|poll.RDHup) != 0 {
-		l.read(c)
-	}
+	return c.fd >= 0
 }
 
 // dialFailed ends a dial that is still under way with err. On the loop.

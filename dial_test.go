@@ -346,3 +346,28 @@ func TestWriteDirectKeepsOrder(t *testing.T) {
 		t.Fatalf("got %d bytes out of order or corrupted (%s)", len(got), firstDiff(got, want.Bytes()))
 	}
 }
+
+// A peer that speaks first and closes at once: its bytes and its EOF may
+// arrive with the handshake's completion (on the portable engine they
+// come in one event), and neither may be lost.
+func TestDialPeerSpeaksAndClosesAtOnce(t *testing.T) {
+	srv := &simpleserver.Server{
+		Loops: 1, Logger: discardLogger(), DeferAccept: -1,
+		Handler: simpleserver.HandlerFunc(func(*simpleserver.Conn, []byte) {}),
+		OnOpen:  func(c *simpleserver.Conn) { c.Write([]byte("greeting")); c.Close() },
+	}
+	addr := start(t, srv)
+	cl := client(t)
+	for i := range 50 {
+		k := newCollector(len("greeting"))
+		if _, err := cl.Dial(context.Background(), "tcp", addr, k.dialer()); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitFor(t, k.closed, "OnClose after the peer's EOF"); err != nil {
+			t.Fatalf("dial %d: OnClose %v, want nil (the peer's orderly close)", i, err)
+		}
+		if got := k.bytes(); got != "greeting" {
+			t.Fatalf("dial %d: got %q before the EOF, want %q", i, got, "greeting")
+		}
+	}
+}

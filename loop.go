@@ -184,11 +184,8 @@ func (l *loop) handle(fd int, ev uint32) {
 		}
 		return
 	}
-	if c.pause&pauseDial != 0 {
-		if ev&(poll.Out|poll.Err|poll.Hup) != 0 {
-			l.connected(c, ev)
-		}
-		return
+	if c.pause&pauseDial != 0 && (ev&(poll.Out|poll.Err|poll.Hup) == 0 || !l.connected(c, ev)) {
+		return // still connecting, failed, or closed by OnOpen
 	}
 	if ev&poll.Err != 0 {
 		// The socket has a pending error (a reset): nothing can be
