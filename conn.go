@@ -117,7 +117,8 @@ type connRare struct {
 	reason  error         // the error OnClose gets
 	remote  net.Addr      // made from Conn.peer when first asked for
 
-	dial *dialState // a dialed connection's; set before it is published
+	dial  *dialState  // a dialed connection's; set before it is published
+	proxy *proxyState // with Server.ProxyProtocol; set at registration
 }
 
 // job is one piece of a connection's work for a worker: a message for the

@@ -306,6 +306,11 @@ func (l *loop) register(fd int, peer sock.Peer) {
 		l.reject(fd, kindShutdown)
 		return
 	}
+	if p := l.srv.ProxyProtocol; p != nil && !p.trusts(peer.Addr()) {
+		l.srv.logger().Debug("closing connection", "remote", peer.Addr(), "err", ErrProxyHeader, "cause", "peer not in ProxyProtocol.Trusted")
+		l.reject(fd, kindProxy)
+		return
+	}
 	c := l.newConn(fd, peer, nil)
 	if err := l.poller.Add(fd, connEvents); err != nil {
 		l.srv.logger().Error("register connection", "err", err)
@@ -314,7 +319,9 @@ func (l *loop) register(fd int, peer sock.Peer) {
 	}
 	l.conns.set(fd, c)
 	l.touch(c)
-	if f := l.srv.cb.onOpen; f != nil {
+	if l.srv.ProxyProtocol != nil {
+		l.awaitProxyHeader(c) // OnOpen once the header is read
+	} else if f := l.srv.cb.onOpen; f != nil {
 		f(c)
 	}
 	if l.stopping {

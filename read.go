@@ -47,7 +47,7 @@ func (l *loop) read(c *Conn) {
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
 			c.setReason(kindPeer, nil)
-			if c.cb().stream != nil && !c.closing.Load() {
+			if c.cb().stream != nil && !c.closing.Load() && !c.awaitingProxy() {
 				// A stream handler learns of the EOF with what it kept,
 				// which may be a message cut short.
 				var kept []byte
@@ -92,9 +92,18 @@ func (l *loop) onData(c *Conn, data []byte) {
 	l.stats.bytesIn.Add(uint64(len(data)))
 	l.touch(c)
 	buf := data
-	if x := c.rare.Load(); x != nil && len(x.in) > 0 {
+	x := c.rare.Load()
+	if x != nil && len(x.in) > 0 {
 		x.in = buffer.Append(x.in, data)
 		buf = x.in
+	}
+	if x != nil && x.proxy != nil && x.proxy.waiting {
+		n, ready := l.proxyHeader(c, x.proxy, buf)
+		if !ready {
+			l.keepTail(c, buf, n)
+			return
+		}
+		buf = buf[n:]
 	}
 	if cb.stream != nil {
 		if !c.closing.Load() {

@@ -92,8 +92,14 @@ type Server struct {
 	// not ended its side: after the last reply went out and the socket
 	// began its lingering close). err is nil for an orderly close (the
 	// peer's EOF or close request, or Conn.Close), otherwise the reason:
-	// ErrServerClosed, a *ProtocolError, ErrHandlerPanic, or an I/O error.
+	// ErrServerClosed, a *ProtocolError, ErrHandlerPanic, an error
+	// wrapping ErrProxyHeader, or an I/O error. With ProxyProtocol it is
+	// also called for a connection refused for its header, whose OnOpen
+	// never ran.
 	OnClose func(c *Conn, err error)
+	// ProxyProtocol, if set, requires a PROXY protocol header at the
+	// start of every accepted connection; see ProxyProtocol.
+	ProxyProtocol *ProxyProtocol
 	// OnEOF, if set, keeps a connection open after its peer ended its
 	// sending side (a half-close): OnEOF is called on the loop once every
 	// message before the EOF was handed to the Handler, and the
@@ -331,6 +337,11 @@ func (s *Server) check(listen bool) error {
 		return errors.New("simpleserver: Server.Handler is nil")
 	case s.Stream != nil && s.OnEOF != nil:
 		return errors.New("simpleserver: Server.OnEOF is set together with Stream")
+	}
+	if s.ProxyProtocol != nil {
+		if err := s.ProxyProtocol.check(); err != nil {
+			return err
+		}
 	}
 	s.cb = callbacks{codec: s.Codec, handler: s.Handler, stream: s.Stream,
 		onOpen: s.OnOpen, onClose: s.OnClose, onBackpressure: s.OnBackpressure, onEOF: s.OnEOF}

@@ -51,6 +51,7 @@ type ClosedStats struct {
 	Error        uint64 // an I/O error, such as a reset
 	Detached     uint64 // handed over with Conn.Detach (an HTTP hijack)
 	Dial         uint64 // a dial that failed: the connection never opened
+	Proxy        uint64 // ErrProxyHeader: no valid PROXY header in time, or an untrusted peer
 }
 
 // closeKind classifies why a connection closed; see ClosedStats.
@@ -71,6 +72,7 @@ const (
 	kindError
 	kindDetached
 	kindDial
+	kindProxy
 	numKinds
 )
 
@@ -126,6 +128,7 @@ func (s *Server) Stats() Stats {
 		st.Closed.Error += k[kindError].Load()
 		st.Closed.Detached += k[kindDetached].Load()
 		st.Closed.Dial += k[kindDial].Load()
+		st.Closed.Proxy += k[kindProxy].Load()
 	}
 	return st
 }

@@ -265,6 +265,10 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	c.stopped = true
 	l.keepTail(c, nil, 0)
 	l.idles.Remove(&c.idle)
+	if x := c.rare.Load(); x != nil && x.proxy != nil && x.proxy.timer != nil {
+		l.timers.Remove(x.proxy.timer)
+		x.proxy.timer = nil
+	}
 	l.disarmWriteDL(c)
 	noteErr := reason
 	if noteErr == nil {

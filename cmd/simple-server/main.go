@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -74,6 +75,9 @@ func run(args []string, ready chan<- net.Addr) int {
 		lowWater    = fs.Int("low-water", simpleserver.DefaultWriteLowWater, "resume reading it once they drain to this many")
 		maxPending  = fs.Int("max-pending", simpleserver.DefaultMaxPendingBytes, "close a connection whose stuck replies would exceed this many bytes (-1: no cap)")
 		maxConns    = fs.Int("max-conns", 0, "close new connections at once above this many open (0: no limit)")
+		proxyProto  = fs.Bool("proxy-protocol", false, "require a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends) at the start of every connection; the client's address is then the header's")
+		proxyTO     = fs.Duration("proxy-header-timeout", simpleserver.DefaultProxyHeaderTimeout, "with -proxy-protocol: close a connection whose header is not complete within this long")
+		proxyFrom   = fs.String("proxy-trusted", "", "with -proxy-protocol: the only networks proxies may connect from, CIDR[,CIDR...] (empty: any)")
 		statsEvery  = fs.Duration("stats-interval", 0, "log the server's counters and goroutine count this often (0: never)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
@@ -187,6 +191,24 @@ func run(args []string, ready chan<- net.Addr) int {
 	if !*deferAccept {
 		srv.DeferAccept = -1
 	}
+	if *proxyProto {
+		if *proxyTO <= 0 {
+			return usage("-proxy-header-timeout must be positive")
+		}
+		srv.ProxyProtocol = &simpleserver.ProxyProtocol{Timeout: *proxyTO}
+		for cidr := range strings.SplitSeq(*proxyFrom, ",") {
+			if cidr = strings.TrimSpace(cidr); cidr == "" {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(cidr)
+			if err != nil {
+				return usage("bad -proxy-trusted %q: %v", cidr, err)
+			}
+			srv.ProxyProtocol.Trusted = append(srv.ProxyProtocol.Trusted, pfx)
+		}
+	} else if *proxyFrom != "" {
+		return usage("-proxy-trusted is for -proxy-protocol")
+	}
 	if *keepAlive < 0 || *kaInterval < 0 || *kaCount < 0 {
 		return usage("keep-alive values must not be negative")
 	}
@@ -228,6 +250,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		"rcvbuf", *rcvbuf, "sndbuf", *sndbuf,
 		"idle_timeout", *idle, "read_timeout", *readTO, "write_timeout", *writeTO,
 		"high_water", *highWater, "low_water", *lowWater, "max_pending", *maxPending, "max_conns", *maxConns,
+		"proxy_protocol", *proxyProto,
 	}
 	switch *proto {
 	case "hello":
@@ -289,5 +312,5 @@ func logStats(log *slog.Logger, st simpleserver.Stats) {
 		"closed_read_timeout", c.ReadTimeout, "closed_write_timeout", c.WriteTimeout,
 		"closed_slow", c.SlowConsumer, "closed_protocol", c.Protocol, "closed_panic", c.Panic,
 		"closed_shutdown", c.Shutdown, "closed_limit", c.Limit, "closed_error", c.Error,
-		"outbound", st.Outbound, "dialed", st.Dialed, "dial_failed", c.Dial)
+		"outbound", st.Outbound, "dialed", st.Dialed, "dial_failed", c.Dial, "closed_proxy_header", c.Proxy)
 }
