@@ -335,9 +335,7 @@ func (l *loop) connected(c *Conn, ev uint32) bool {
 	c.pause &^= pauseDial
 	l.dialOver(c, nil)
 	l.touch(c)
-	if f := x.cb.onOpen; f != nil {
-		f(c)
-	}
+	l.opened(c)
 	if c.fd < 0 {
 		return false // OnOpen closed it at once
 	}

@@ -7,7 +7,6 @@ package simpleserver_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,25 +28,6 @@ type fdChild struct {
 	lines  chan string // its stdout, line by line; closed at EOF
 	stderr syncBuffer
 	waited chan error // receives Wait's result once
-}
-
-// syncBuffer is a bytes.Buffer safe for the exec copier goroutine and
-// the test to use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func startFDChild(t *testing.T) *fdChild {

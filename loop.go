@@ -1,6 +1,8 @@
 package simpleserver
 
 import (
+	"context"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -321,8 +323,8 @@ func (l *loop) register(fd int, peer sock.Peer) {
 	l.touch(c)
 	if l.srv.ProxyProtocol != nil {
 		l.awaitProxyHeader(c) // OnOpen once the header is read
-	} else if f := l.srv.cb.onOpen; f != nil {
-		f(c)
+	} else {
+		l.opened(c)
 	}
 	if l.stopping {
 		// Accepted before the stop reached the acceptor: answer what it
@@ -333,6 +335,17 @@ func (l *loop) register(fd int, peer sock.Peer) {
 	}
 	// Edge-triggered: data that arrived before the ADD (always, with
 	// TCP_DEFER_ACCEPT) is reported by the ADD itself, so no read here.
+}
+
+// opened logs c's opening (at debug level: one line per connection, never
+// per message) and calls OnOpen. On the loop.
+func (l *loop) opened(c *Conn) {
+	if log := l.srv.logger(); log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("connection opened", "remote", c.RemoteAddr().String(), "outbound", c.dialed)
+	}
+	if f := c.cb().onOpen; f != nil {
+		f(c)
+	}
 }
 
 // reject closes an accepted socket that never became a Conn.

@@ -165,9 +165,7 @@ func (l *loop) proxyHeader(c *Conn, st *proxyState, buf []byte) (int, bool) {
 		x.remote = h.Source
 	}
 	c.mu.Unlock()
-	if f := l.srv.cb.onOpen; f != nil {
-		f(c)
-	}
+	l.opened(c)
 	return n, c.fd >= 0 && !c.stopped && !c.closing.Load()
 }
 

@@ -76,6 +76,12 @@ const (
 	numKinds
 )
 
+// closeReason names kind for logs, as ClosedStats names it.
+func closeReason(kind closeKind) string {
+	return [numKinds]string{"none", "peer", "handler", "idle", "read_timeout", "write_timeout", "slow_consumer",
+		"protocol", "panic", "shutdown", "limit", "error", "detached", "dial", "proxy"}[kind]
+}
+
 // counters are one loop's share of Stats, written by the loop only.
 type counters struct {
 	accepted    atomic.Uint64

@@ -2,6 +2,8 @@ package simpleserver
 
 import (
 	"cmp"
+	"context"
+	"log/slog"
 	"syscall"
 
 	"github.com/simple-server/simpleserver/internal/sock"
@@ -276,6 +278,13 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	}
 	for _, w := range notes {
 		w.fn(c, noteErr)
+	}
+	if log := l.srv.logger(); log.Enabled(context.Background(), slog.LevelDebug) {
+		var remote string
+		if a := c.RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+		log.Debug("connection closed", "remote", remote, "outbound", c.dialed, "reason", closeReason(kind), "err", reason)
 	}
 	cb := c.cb()
 	if cb.stream != nil {
