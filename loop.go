@@ -2,6 +2,7 @@ package simpleserver
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -309,7 +310,7 @@ func (l *loop) register(fd int, peer sock.Peer) {
 		return
 	}
 	if p := l.srv.ProxyProtocol; p != nil && !p.trusts(peer.Addr()) {
-		l.srv.logger().Debug("closing connection", "remote", peer.Addr(), "err", ErrProxyHeader, "cause", "peer not in ProxyProtocol.Trusted")
+		l.refusedProxy(peer.Addr(), errors.New("peer not in ProxyProtocol.Trusted"))
 		l.reject(fd, kindProxy)
 		return
 	}

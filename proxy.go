@@ -120,9 +120,7 @@ func (l *loop) awaitProxyHeader(c *Conn) {
 	st.timer = l.after(d, func() {
 		st.timer = nil
 		if st.waiting && c.fd >= 0 {
-			err := fmt.Errorf("%w: header timeout", ErrProxyHeader)
-			l.srv.logger().Debug("closing connection", "remote", c.peer.Addr(), "err", err)
-			l.closeConn(c, kindProxy, err)
+			l.closeConn(c, kindProxy, l.refusedProxy(c.peer.Addr(), errors.New("header timeout")))
 		}
 	})
 }
@@ -141,9 +139,7 @@ func (l *loop) proxyHeader(c *Conn, st *proxyState, buf []byte) (int, bool) {
 	switch {
 	case err != nil:
 		// As a Codec's error: c stops, and the caller settles it.
-		err = fmt.Errorf("%w: %w", ErrProxyHeader, err)
-		l.srv.logger().Debug("closing connection", "remote", c.peer.Addr(), "err", err)
-		c.setReason(kindProxy, err)
+		c.setReason(kindProxy, l.refusedProxy(c.peer.Addr(), err))
 		c.stopped = true
 		return 0, false
 	case n == 0:
@@ -174,4 +170,12 @@ func (l *loop) proxyHeader(c *Conn, st *proxyState, buf []byte) (int, bool) {
 func (c *Conn) awaitingProxy() bool {
 	x := c.rare.Load()
 	return x != nil && x.proxy != nil && x.proxy.waiting
+}
+
+// refusedProxy logs (at debug level) that a connection from peer is
+// refused for its PROXY header, and returns the close reason. On the loop.
+func (l *loop) refusedProxy(peer net.Addr, cause error) error {
+	err := fmt.Errorf("%w: %w", ErrProxyHeader, cause)
+	l.srv.logger().Debug("closing connection", "remote", peer, "err", err)
+	return err
 }

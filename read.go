@@ -97,7 +97,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		x.in = buffer.Append(x.in, data)
 		buf = x.in
 	}
-	if x != nil && x.proxy != nil && x.proxy.waiting {
+	if c.awaitingProxy() {
 		n, ready := l.proxyHeader(c, x.proxy, buf)
 		if !ready {
 			l.keepTail(c, buf, n)
