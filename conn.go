@@ -19,6 +19,27 @@ const (
 	pauseDial                     // a dialed connection's connect is under way
 )
 
+// pauseFor adds reason to c's pause bits and resumeFor removes it; both
+// keep the loop's paused gauge (Stats.Paused), which counts a connection
+// once whatever its reasons. A connect under way is not a pause: nothing
+// could be read yet. On the loop.
+func (c *Conn) pauseFor(reason uint8) {
+	if c.pause&^pauseDial == 0 {
+		c.loop.stats.paused.Add(1)
+	}
+	c.pause |= reason
+}
+
+func (c *Conn) resumeFor(reason uint8) {
+	if c.pause&reason == 0 {
+		return
+	}
+	c.pause &^= reason
+	if c.pause&^pauseDial == 0 {
+		c.loop.stats.paused.Add(-1)
+	}
+}
+
 // Stages of a connection's sending side after CloseWrite.
 const (
 	wrOpen  uint8 = iota

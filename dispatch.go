@@ -55,7 +55,7 @@ func (c *Conn) Offload(f func()) {
 		panic("simpleserver: Conn.Offload needs Server.Workers > 0")
 	}
 	if s.Push(job{fn: f}) {
-		c.pause |= pauseWorker
+		c.pauseFor(pauseWorker)
 	}
 }
 
@@ -70,7 +70,7 @@ func (l *loop) workerNotified(c *Conn) {
 		return
 	}
 	if c.pause&pauseWorker != 0 && c.serial().Len() <= l.srv.workerQueue/2 {
-		c.pause &^= pauseWorker
+		c.resumeFor(pauseWorker)
 		// Edge-triggered: whatever arrived while paused raised its edge
 		// already, so read now rather than wait for another.
 		l.read(c)

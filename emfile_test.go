@@ -379,5 +379,11 @@ knock:
 				st.Accepted, c, st.MessagesIn, servedSeen+shedSeen, servedSeen, shedSeen, want, replies)
 		}
 	}
-	t.Logf("child logged %d back-off warnings", strings.Count(child.stderr.String(), "backing off"))
+	// Every EMFILE backs the listener off; the warning is logged only
+	// when trouble starts and once a second while it lasts.
+	warnings := strings.Count(child.stderr.String(), "backing off")
+	t.Logf("child backed off %d times and logged %d back-off warnings", st.AcceptBackoffs, warnings)
+	if st.AcceptBackoffs == 0 || st.AcceptBackoffs < uint64(warnings) {
+		t.Errorf("Stats.AcceptBackoffs = %d after %d back-off warnings; want at least one, and at least one per warning", st.AcceptBackoffs, warnings)
+	}
 }

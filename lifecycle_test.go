@@ -205,6 +205,9 @@ func TestBackpressureHoldsAndResumes(t *testing.T) {
 		t.Fatal("the server never paused the non-reading client")
 	}
 	st := srv.Stats()
+	if st.Paused != 1 {
+		t.Errorf("Stats.Paused = %d while the one stalled client is paused, want 1", st.Paused)
+	}
 	if st.BytesQueued < high || st.BytesQueued > cap {
 		t.Fatalf("queued %d bytes for the stalled client, want between %d and %d", st.BytesQueued, high, cap)
 	}
@@ -230,6 +233,9 @@ func TestBackpressureHoldsAndResumes(t *testing.T) {
 	}
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
+	}
+	if st := waitStats(srv, func(st simpleserver.Stats) bool { return st.Paused == 0 }); st.Paused != 0 {
+		t.Errorf("Stats.Paused = %d once the client has read everything, want 0", st.Paused)
 	}
 	st = srv.Stats()
 	if st.Closed.SlowConsumer != 0 || st.MessagesIn != requests+1 {

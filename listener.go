@@ -224,6 +224,7 @@ func (l *loop) openReserve() {
 // maxBackoff) after an accept error. On the loop.
 func (l *loop) backOff(ln *listener, err error) {
 	ln.backoff = min(max(2*ln.backoff, minBackoff), maxBackoff)
+	l.stats.backoffs.Add(1)
 	if ln.backoff == minBackoff || ln.backoff == maxBackoff {
 		// Once when trouble starts and once a second while it lasts.
 		l.srv.logger().Warn("accept failed; backing off", "addr", ln.addr.String(), "err", err, "retry_in", ln.backoff)

@@ -152,7 +152,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		if serial == nil {
 			c.serve(msg)
 		} else if serial.Push(job{msg: append(buffer.Get(len(msg)), msg...)}) {
-			c.pause |= pauseWorker
+			c.pauseFor(pauseWorker)
 		}
 	}
 	l.stats.messagesIn.Add(msgs)

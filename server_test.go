@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/simple-server/simpleserver"
@@ -290,6 +291,21 @@ func TestStatsCountExactly(t *testing.T) {
 	if got := srv.Stats(); got != want {
 		t.Fatalf("Stats = %+v\nwant    %+v", got, want)
 	}
+	// The loops' shares add up to the whole.
+	var sum simpleserver.Stats
+	loops := srv.LoopStats()
+	for _, l := range loops {
+		sum.Accepted += l.Accepted
+		sum.MessagesIn += l.MessagesIn
+		sum.MessagesOut += l.MessagesOut
+		sum.BytesIn += l.BytesIn
+		sum.BytesOut += l.BytesOut
+		sum.Closed.Peer += l.Closed.Peer
+	}
+	if len(loops) != srv.Loops || sum.Accepted != want.Accepted || sum.MessagesIn != want.MessagesIn || sum.MessagesOut != want.MessagesOut ||
+		sum.BytesIn != want.BytesIn || sum.BytesOut != want.BytesOut || sum.Closed.Peer != want.Closed.Peer {
+		t.Fatalf("LoopStats over %d loops sums to %+v; want %d loops summing to %+v", len(loops), sum, srv.Loops, want)
+	}
 }
 
 // The peer address is kept from accept, so OnClose, after the socket is
@@ -350,5 +366,54 @@ func TestRemoteAddrAfterClose(t *testing.T) {
 				t.Fatal("OnClose did not run")
 			}
 		})
+	}
+}
+
+// Stats.WorkerQueued counts what waits for a worker: with one worker held
+// by the first message, the rest of one connection's messages and all of
+// another's wait, and once the worker is let go the count drains to zero
+// and every reply arrives.
+func TestStatsWorkerQueued(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	srv := helloServer(func(s *simpleserver.Server) {
+		s.Workers, s.WorkerQueue = 1, 100
+		s.Handler = simpleserver.HandlerFunc(func(c *simpleserver.Conn, msg []byte) {
+			once.Do(func() { <-release })
+			hello.Serve(c, msg)
+		})
+	})
+	addr := start(t, srv)
+	a, b := dial(t, addr), dial(t, addr)
+	var reqs []byte
+	for i := range 5 {
+		reqs = hello.AppendRequest(reqs, fmt.Appendf(nil, "a%d", i))
+	}
+	if _, err := a.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStats(srv, func(st simpleserver.Stats) bool { return st.WorkerQueued == 4 }); st.WorkerQueued != 4 {
+		t.Fatalf("Stats.WorkerQueued = %d with the worker held by the first of 5 messages, want 4", st.WorkerQueued)
+	}
+	if _, err := b.Write(hello.AppendRequest(hello.AppendRequest(nil, []byte("b0")), []byte("b1"))); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStats(srv, func(st simpleserver.Stats) bool { return st.WorkerQueued == 6 }); st.WorkerQueued != 6 {
+		t.Fatalf("Stats.WorkerQueued = %d after 2 more messages on another connection, want 6", st.WorkerQueued)
+	}
+	if per := srv.LoopStats(); per[0].WorkerQueued != 0 || per[1].WorkerQueued != 0 {
+		t.Fatalf("LoopStats WorkerQueued = %d, %d; it is server-wide, want 0 per loop", per[0].WorkerQueued, per[1].WorkerQueued)
+	}
+	close(release)
+	for _, tc := range []struct {
+		c    net.Conn
+		want []string
+	}{{a, []string{"a0", "a1", "a2", "a3", "a4"}}, {b, []string{"b0", "b1"}}} {
+		for _, w := range tc.want {
+			expectReply(t, tc.c, w)
+		}
+	}
+	if st := srv.Stats(); st.WorkerQueued != 0 {
+		t.Fatalf("Stats.WorkerQueued = %d after every reply, want 0", st.WorkerQueued)
 	}
 }

@@ -34,6 +34,17 @@ type Stats struct {
 	// flush attempt (the loop settles counters once per flush, not per
 	// write).
 	BytesQueued int64
+	// Paused is the number of open connections the server is not reading
+	// now: their output is above WriteHighWater, WorkerQueue messages wait
+	// for a worker, or the handler paused them (Conn.PauseReading).
+	Paused int64
+	// WorkerQueued is the number of messages and Offload functions
+	// waiting for a worker (0 without Workers). It is server-wide, so
+	// LoopStats leaves it 0.
+	WorkerQueued int64
+	// AcceptBackoffs counts the times a listener stopped accepting for a
+	// while because accept(2) failed (out of descriptors, out of memory).
+	AcceptBackoffs uint64
 }
 
 // ClosedStats counts closed connections by reason.
@@ -93,6 +104,8 @@ type counters struct {
 	open        atomic.Int64
 	outbound    atomic.Int64
 	dialed      atomic.Uint64
+	paused      atomic.Int64
+	backoffs    atomic.Uint64
 	closed      [numKinds]atomic.Uint64
 }
 
@@ -106,35 +119,58 @@ func (s *Server) Engine() string { return poll.Engine }
 // may call it, at any time.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	loops := s.loops
+	loops, pool := s.loops, s.pool
 	s.mu.Unlock()
 	var st Stats
 	for _, l := range loops {
-		c := &l.stats
-		st.Open += c.open.Load()
-		st.Accepted += c.accepted.Load()
-		st.Outbound += c.outbound.Load()
-		st.Dialed += c.dialed.Load()
-		st.BytesIn += c.bytesIn.Load()
-		st.BytesOut += c.bytesOut.Load()
-		st.MessagesIn += c.messagesIn.Load()
-		st.MessagesOut += c.messagesOut.Load()
-		st.BytesQueued += c.queued.Load()
-		k := &c.closed
-		st.Closed.Peer += k[kindPeer].Load()
-		st.Closed.Handler += k[kindHandler].Load()
-		st.Closed.Idle += k[kindIdle].Load()
-		st.Closed.ReadTimeout += k[kindReadTimeout].Load()
-		st.Closed.WriteTimeout += k[kindWriteTimeout].Load()
-		st.Closed.SlowConsumer += k[kindSlowConsumer].Load()
-		st.Closed.Protocol += k[kindProtocol].Load()
-		st.Closed.Panic += k[kindPanic].Load()
-		st.Closed.Shutdown += k[kindShutdown].Load()
-		st.Closed.Limit += k[kindLimit].Load()
-		st.Closed.Error += k[kindError].Load()
-		st.Closed.Detached += k[kindDetached].Load()
-		st.Closed.Dial += k[kindDial].Load()
-		st.Closed.Proxy += k[kindProxy].Load()
+		l.stats.addTo(&st)
+	}
+	if pool != nil {
+		st.WorkerQueued = pool.Queued()
 	}
 	return st
+}
+
+// LoopStats returns each event loop's share of Stats, in loop order (empty
+// before Start), so an operator can see how connections and load spread
+// over the loops. Any goroutine may call it, at any time.
+func (s *Server) LoopStats() []Stats {
+	s.mu.Lock()
+	loops := s.loops
+	s.mu.Unlock()
+	sts := make([]Stats, len(loops))
+	for i, l := range loops {
+		l.stats.addTo(&sts[i])
+	}
+	return sts
+}
+
+// addTo adds one loop's counters to st.
+func (c *counters) addTo(st *Stats) {
+	st.Open += c.open.Load()
+	st.Accepted += c.accepted.Load()
+	st.Outbound += c.outbound.Load()
+	st.Dialed += c.dialed.Load()
+	st.BytesIn += c.bytesIn.Load()
+	st.BytesOut += c.bytesOut.Load()
+	st.MessagesIn += c.messagesIn.Load()
+	st.MessagesOut += c.messagesOut.Load()
+	st.BytesQueued += c.queued.Load()
+	st.Paused += c.paused.Load()
+	st.AcceptBackoffs += c.backoffs.Load()
+	k := &c.closed
+	st.Closed.Peer += k[kindPeer].Load()
+	st.Closed.Handler += k[kindHandler].Load()
+	st.Closed.Idle += k[kindIdle].Load()
+	st.Closed.ReadTimeout += k[kindReadTimeout].Load()
+	st.Closed.WriteTimeout += k[kindWriteTimeout].Load()
+	st.Closed.SlowConsumer += k[kindSlowConsumer].Load()
+	st.Closed.Protocol += k[kindProtocol].Load()
+	st.Closed.Panic += k[kindPanic].Load()
+	st.Closed.Shutdown += k[kindShutdown].Load()
+	st.Closed.Limit += k[kindLimit].Load()
+	st.Closed.Error += k[kindError].Load()
+	st.Closed.Detached += k[kindDetached].Load()
+	st.Closed.Dial += k[kindDial].Load()
+	st.Closed.Proxy += k[kindProxy].Load()
 }

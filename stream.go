@@ -62,7 +62,7 @@ type StreamValidator interface {
 // What was read already stays kept; the peer's further bytes wait in the
 // kernel, which in time stops the peer from sending. On the loop.
 func (c *Conn) PauseReading() {
-	c.pause |= pauseUser
+	c.pauseFor(pauseUser)
 }
 
 // ResumeReading undoes PauseReading and, for a StreamHandler's
@@ -111,7 +111,7 @@ func (l *loop) resumeStream(c *Conn) {
 	// already and was left unread. Without a pause every edge was read,
 	// and a read now would only meet EAGAIN (once per HTTP request).
 	unread := c.pause&pauseUser != 0
-	c.pause &^= pauseUser
+	c.resumeFor(pauseUser)
 	if c.cb().stream != nil {
 		l.reofferStream(c)
 	}

@@ -122,12 +122,12 @@ func (l *loop) watermarks(c *Conn, pending int) {
 	}
 	switch {
 	case c.pause&pauseOutput == 0 && pending >= s.highWater:
-		c.pause |= pauseOutput
+		c.pauseFor(pauseOutput)
 		if onBackpressure != nil {
 			onBackpressure(c, true)
 		}
 	case c.pause&pauseOutput != 0 && pending <= s.lowWater:
-		c.pause &^= pauseOutput
+		c.resumeFor(pauseOutput)
 		if onBackpressure != nil {
 			onBackpressure(c, false)
 		}
@@ -251,7 +251,10 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	if c.dialed {
 		l.stats.outbound.Add(-1)
 	}
-	c.pause &^= pauseDial
+	if c.pause&^pauseDial != 0 {
+		l.stats.paused.Add(-1)
+	}
+	c.pause = 0
 	if fd >= 0 {
 		l.conns.set(fd, nil)
 	}

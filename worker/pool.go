@@ -3,7 +3,10 @@
 // items are handled one at a time and in order.
 package worker
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // runner is something scheduled on a Pool. run returns true when it wants
 // to run again (it has more work but yields for fairness).
@@ -25,6 +28,7 @@ type Pool struct {
 	head, n int
 	closed  bool
 	wg      sync.WaitGroup
+	queued  atomic.Int64 // items in the pool's Serials, not yet taken by a worker
 }
 
 // NewPool starts n worker goroutines (n >= 1).
@@ -85,6 +89,11 @@ func (p *Pool) work() {
 		}
 	}
 }
+
+// Queued is the number of items pushed to the pool's Serials and not yet
+// taken by a worker: the work waiting, which the FIFO's length (Serials)
+// does not show. Any goroutine may call it.
+func (p *Pool) Queued() int64 { return p.queued.Load() }
 
 // Close lets the workers finish everything already queued, then stops
 // them, and waits for that. Any goroutine may call it, once.

@@ -54,6 +54,7 @@ func (s *Serial[T]) Push(v T) (full bool) {
 	}
 	s.items[(s.head+s.n)%len(s.items)] = v
 	s.n++
+	s.pool.queued.Add(1)
 	full = s.n >= s.limit
 	if full {
 		s.wantLow = true
@@ -115,6 +116,7 @@ func (s *Serial[T]) run() bool {
 		s.items[s.head] = zero
 		s.head = (s.head + 1) % len(s.items)
 		s.n--
+		s.pool.queued.Add(-1)
 		call := s.wantLow && s.n <= s.limit/2
 		if call {
 			s.wantLow = false
