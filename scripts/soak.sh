@@ -547,7 +547,7 @@ MSGS_IN=$(sf msgs_in)
 VERIFIED=$((LONG_REQS + CHURN_REQS))
 ((MSGS_IN >= VERIFIED)) || fail "server counted msgs_in=$MSGS_IN, fewer than the $VERIFIED requests the clients verified"
 bad=""
-for k in closed_panic closed_protocol closed_slow closed_limit closed_idle closed_read_timeout closed_write_timeout; do
+for k in closed_panic closed_protocol closed_slow_consumer closed_limit closed_idle closed_read_timeout closed_write_timeout; do
 	v=$(sf "$k")
 	[[ $v == 0 ]] || bad+=" $k=$v"
 done

@@ -33,9 +33,10 @@ var listening = regexp.MustCompile(`msg="simple-server listening" addr=(\S+)`)
 
 // serverProcess is a running simple-server binary.
 type serverProcess struct {
-	addr string
-	cmd  *exec.Cmd
-	log  <-chan string // yields the log after the start line, once stderr ends
+	addr  string
+	start string // the start line
+	cmd   *exec.Cmd
+	log   <-chan string // yields the log after the start line, once stderr ends
 }
 
 // startServer runs the server binary on a free port and waits for its
@@ -69,7 +70,7 @@ func startServer(t *testing.T, bin string, args ...string) *serverProcess {
 		if !strings.Contains(m[1], " engine="+wantEngine+" ") {
 			t.Fatalf("the start log does not name the engine %s: %s", wantEngine, m[1])
 		}
-		return &serverProcess{addr: m[0], cmd: cmd, log: rest}
+		return &serverProcess{addr: m[0], start: m[1], cmd: cmd, log: rest}
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not report its address")
 		return nil

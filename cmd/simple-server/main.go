@@ -79,6 +79,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		proxyTO     = fs.Duration("proxy-header-timeout", simpleserver.DefaultProxyHeaderTimeout, "with -proxy-protocol: close a connection whose header is not complete within this long")
 		proxyFrom   = fs.String("proxy-trusted", "", "with -proxy-protocol: the only networks proxies may connect from, CIDR[,CIDR...] (empty: any)")
 		statsEvery  = fs.Duration("stats-interval", 0, "log the server's counters and goroutine count this often (0: never)")
+		metricsAddr = fs.String("metrics-addr", "", "serve /metrics (Prometheus), /healthz and /readyz over HTTP on this host:port (empty: off)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
@@ -265,6 +266,18 @@ func run(args []string, ready chan<- net.Addr) int {
 		attrs = append(attrs, "http_api", api, "max_header_bytes", *maxHeader, "max_target_bytes", *maxTarget,
 			"max_headers", *maxHeaders, "max_body", *maxBody, "max_requests_per_conn", *maxRequests, "server_name", *serverName)
 	}
+	var endpoint *ops
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			log.Error("cannot serve metrics", "err", err)
+			srv.Close()
+			return 1
+		}
+		endpoint = startOps(ln, srv, *proto, log)
+		defer endpoint.close(context.Background())
+		attrs = append(attrs, "metrics_addr", ln.Addr().String())
+	}
 	log.Info("simple-server listening", attrs...)
 	if ready != nil {
 		ready <- bound
@@ -288,6 +301,9 @@ func run(args []string, ready chan<- net.Addr) int {
 		}
 	}
 	log.Info("shutting down", "signal", s.String(), "timeout", *grace)
+	if endpoint != nil {
+		endpoint.drain()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -303,14 +319,14 @@ func run(args []string, ready chan<- net.Addr) int {
 // logStats writes one line with the server's counters, for soak tests and
 // operators; it runs on a timer, never per request.
 func logStats(log *slog.Logger, st simpleserver.Stats) {
-	c := st.Closed
-	log.Info("stats",
+	attrs := []any{
 		"open", st.Open, "accepted", st.Accepted, "goroutines", runtime.NumGoroutine(),
 		"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "msgs_in", st.MessagesIn, "msgs_out", st.MessagesOut,
-		"queued", st.BytesQueued,
-		"closed_peer", c.Peer, "closed_handler", c.Handler, "closed_idle", c.Idle,
-		"closed_read_timeout", c.ReadTimeout, "closed_write_timeout", c.WriteTimeout,
-		"closed_slow", c.SlowConsumer, "closed_protocol", c.Protocol, "closed_panic", c.Panic,
-		"closed_shutdown", c.Shutdown, "closed_limit", c.Limit, "closed_error", c.Error,
-		"outbound", st.Outbound, "dialed", st.Dialed, "dial_failed", c.Dial, "closed_proxy_header", c.Proxy)
+		"queued", st.BytesQueued, "paused", st.Paused, "worker_queued", st.WorkerQueued, "accept_backoffs", st.AcceptBackoffs,
+		"outbound", st.Outbound, "dialed", st.Dialed,
+	}
+	for _, r := range closeReasons(st.Closed) {
+		attrs = append(attrs, "closed_"+r.name, r.n)
+	}
+	log.Info("stats", attrs...)
 }
