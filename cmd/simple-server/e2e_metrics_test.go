@@ -78,11 +78,12 @@ func waitSample(t *testing.T, addr, series string, want float64) map[string]floa
 	for {
 		_, body := scrape(t, addr, "/metrics")
 		m := samples(t, body)
-		if v, ok := m[series]; ok && v == want {
+		v, ok := m[series]
+		if ok && v == want {
 			return m
 		}
 		if time.Now().After(end) {
-			t.Fatalf("%s = %v (present %v), want %v", series, m[series], series != "", want)
+			t.Fatalf("%s = %v (exposed: %v), want %v", series, v, ok, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -111,18 +112,18 @@ func TestMetricsEndpoint(t *testing.T) {
 	got := waitSample(t, maddr, `simpleserver_connections_closed_total{reason="peer"}`, conns)
 	for series, want := range map[string]float64{
 		`simpleserver_info{engine="` + wantEngine + `",proto="hello"}`: 1,
-		`simpleserver_ready`:                                         1,
-		`simpleserver_connections_open`:                              0,
-		`simpleserver_connections_accepted_total`:                    conns,
-		`simpleserver_received_messages_total`:                       requests,
-		`simpleserver_sent_messages_total`:                           requests,
-		`simpleserver_queued_bytes`:                                  0,
-		`simpleserver_paused_connections`:                           0,
-		`simpleserver_worker_queued_messages`:                        0,
-		`simpleserver_accept_backoffs_total`:                         0,
-		`simpleserver_connections_closed_total{reason="error"}`:      0,
-		`simpleserver_loop_connections_open{loop="0"}`:               0,
-		`simpleserver_loop_connections_open{loop="1"}`:               0,
+		`simpleserver_ready`:                                    1,
+		`simpleserver_connections_open`:                         0,
+		`simpleserver_connections_accepted_total`:               conns,
+		`simpleserver_received_messages_total`:                  requests,
+		`simpleserver_sent_messages_total`:                      requests,
+		`simpleserver_queued_bytes`:                             0,
+		`simpleserver_paused_connections`:                       0,
+		`simpleserver_worker_queued_messages`:                   0,
+		`simpleserver_accept_backoffs_total`:                    0,
+		`simpleserver_connections_closed_total{reason="error"}`: 0,
+		`simpleserver_loop_connections_open{loop="0"}`:          0,
+		`simpleserver_loop_connections_open{loop="1"}`:          0,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (exposed: %v), want %v", series, v, ok, want)
