@@ -37,16 +37,28 @@ type listener struct {
 	closed  bool
 }
 
-// listen opens the server's listeners: a dup of ln, or one (ReusePort:
-// one per loop) bound to s.Addr.
-func (s *Server) listen(ln net.Listener, loops int) ([]*listener, error) {
-	if ln != nil {
-		fd, err := sock.Dup(ln)
-		if err != nil {
-			ln.Close()
-			return nil, err
+// listen opens the server's listeners: a dup of each given listener, or
+// one (ReusePort: one per loop) bound to s.Addr. On error every given
+// listener is closed.
+func (s *Server) listen(given []net.Listener, loops int) ([]*listener, error) {
+	if len(given) > 0 {
+		lns := make([]*listener, 0, len(given))
+		for i, ln := range given {
+			var fd int
+			err := errors.New("simpleserver: Start got a nil listener")
+			if ln != nil {
+				fd, err = sock.Dup(ln)
+			}
+			if err != nil {
+				for _, l := range lns {
+					l.close()
+				}
+				closeListeners(given[i:])
+				return nil, err
+			}
+			lns = append(lns, &listener{fd: fd, addr: ln.Addr(), orig: ln})
 		}
-		return []*listener{{fd: fd, addr: ln.Addr(), orig: ln}}, nil
+		return lns, nil
 	}
 	network, addr := s.Network, s.Addr
 	if network == "" {
@@ -94,6 +106,16 @@ func (s *Server) listen(ln net.Listener, loops int) ([]*listener, error) {
 		}
 	}
 	return lns, nil
+}
+
+// closeListeners closes the caller's listeners the server took and will
+// not serve.
+func closeListeners(lns []net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // close releases the listener. Called on its loop (or before loops run).
@@ -169,8 +191,8 @@ func (l *loop) accept(ln *listener) (more bool) {
 			continue
 		}
 		target := l
-		if !s.ReusePort {
-			target = s.pick()
+		if !s.acceptLocal {
+			target = s.pick(l)
 		}
 		// Counted now, not when the target registers it, so MaxConns
 		// and LeastConns see it at once.

@@ -47,6 +47,7 @@ type loop struct {
 	ready     []*Conn // connections to read again before sleeping
 	stopping  bool
 	firedBuf  []writeNote
+	rr        uint64 // round-robin cursor of Server.pick, for what this loop accepts
 
 	base     time.Time     // the loop's clock starts here (immutable)
 	now      time.Duration // the loop's clock, read once per turn

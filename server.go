@@ -202,7 +202,7 @@ type Server struct {
 	listening                                    atomic.Int32  // listeners not closed yet
 	done                                         chan struct{} // closed when every loop has exited
 	drained                                      chan struct{} // closed after done, once the workers have exited too
-	rr                                           uint64        // round-robin cursor; only the accepting loop uses it
+	acceptLocal                                  bool          // each loop keeps the connections it accepts (set before the loops run)
 	dialRR                                       atomic.Uint64 // Dial's round-robin cursor
 }
 
@@ -224,11 +224,32 @@ func (s *Server) Serve(ln net.Listener) error {
 	return ErrServerClosed
 }
 
-// Start is Serve without the wait: it returns once the server is accepting
-// connections, or with the reason it can not. Any goroutine may call it,
-// once per Server.
-func (s *Server) Start(ln net.Listener) error {
-	return s.start(ln, true)
+// Start is Serve without the wait, for any number of listeners: it
+// returns once the server is accepting connections on all of them, or with
+// the reason it can not. Any goroutine may call it, once per Server.
+//
+// With no listener, or a single nil one, the server listens on s.Addr
+// itself (one listener, or one per loop with ReusePort). Otherwise it
+// serves each of lns, which must be *net.TCPListener or *net.UnixListener
+// values and not nil: the several sockets of a systemd socket unit, or
+// one SO_REUSEPORT socket per loop that a program opened itself to hand
+// them to its successor on restart. Listener i is accepted on by loop
+// i % Loops, as the ReusePort listeners are. When every loop has a
+// listener of its own, each loop keeps the connections it accepts (the
+// kernel spreads an SO_REUSEPORT group's connections); with fewer
+// listeners than loops, an accepting loop hands each connection to the
+// loop Balance picks.
+//
+// The server takes ownership of every listener in lns, also when Start
+// fails: it closes them when it stops (or at once, on failure). As with
+// Serve, their listener-level options stay as their creator set them, and
+// a *net.UnixListener's socket file is removed only if that listener
+// would remove it on Close.
+func (s *Server) Start(lns ...net.Listener) error {
+	if len(lns) == 1 && lns[0] == nil {
+		lns = nil
+	}
+	return s.start(lns, true)
 }
 
 // StartClient starts the server's loops with no listener, for a program
@@ -239,19 +260,15 @@ func (s *Server) StartClient() error {
 	return s.start(nil, false)
 }
 
-func (s *Server) start(ln net.Listener, listen bool) error {
+func (s *Server) start(given []net.Listener, listen bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(listen); err != nil {
-		if ln != nil {
-			ln.Close()
-		}
+		closeListeners(given)
 		return err
 	}
 	if s.started || s.stopping {
-		if ln != nil {
-			ln.Close()
-		}
+		closeListeners(given)
 		if s.stopping {
 			return ErrServerClosed
 		}
@@ -267,7 +284,7 @@ func (s *Server) start(ln net.Listener, listen bool) error {
 	var lns []*listener
 	var err error
 	if listen {
-		lns, err = s.listen(ln, n)
+		lns, err = s.listen(given, n)
 	}
 	if err != nil {
 		close(s.done)
@@ -297,7 +314,9 @@ func (s *Server) start(ln net.Listener, listen bool) error {
 		s.loops = append(s.loops, l)
 	}
 	// One listener: loop 0 accepts and hands connections out. With
-	// ReusePort every loop accepts on its own listener.
+	// ReusePort, or as many given listeners as loops, every loop accepts
+	// on its own listener and keeps what it accepts.
+	s.acceptLocal = s.ReusePort || len(lns) >= n
 	for i, ln := range lns {
 		l := s.loops[i%n]
 		ln.loop = l
@@ -499,9 +518,10 @@ func (s *Server) openConns() int64 {
 	return n
 }
 
-// pick returns the loop for a new connection. Only the accepting loop
-// calls it.
-func (s *Server) pick() *loop {
+// pick returns the loop for a new connection accepted by the loop from.
+// On from: each accepting loop keeps its own round-robin cursor, so that
+// several of them (one per given listener) need no lock.
+func (s *Server) pick(from *loop) *loop {
 	if len(s.loops) == 1 {
 		return s.loops[0]
 	}
@@ -514,8 +534,8 @@ func (s *Server) pick() *loop {
 		}
 		return best
 	}
-	s.rr++
-	return s.loops[s.rr%uint64(len(s.loops))]
+	from.rr++
+	return s.loops[from.rr%uint64(len(s.loops))]
 }
 
 func (s *Server) logger() *slog.Logger {
