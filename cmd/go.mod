@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/simple-server/simpleserver => ../
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/simple-server/simpleserver v0.0.0-00010101000000-000000000000
 	golang.org/x/sys v0.50.0

@@ -82,6 +82,8 @@ func run(args []string, ready chan<- net.Addr) int {
 		metricsAddr = fs.String("metrics-addr", "", "serve /metrics (Prometheus), /healthz and /readyz over HTTP on this host:port (empty: off)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat   = fs.String("log-format", "text", "text (key=value pairs) or json (one object a line)")
+		cfg         = newConfigFlags(fs)
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +91,9 @@ func run(args []string, ready chan<- net.Addr) int {
 			return 0
 		}
 		return 2
+	}
+	if code, done := cfg.apply(fs, os.Stdout, os.Stderr); done {
+		return code
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "simple-server: "+format+"\n", a...)
@@ -101,7 +106,11 @@ func run(args []string, ready chan<- net.Addr) int {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usage("bad -log-level %q: %v", *logLevel, err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	newHandler, ok := logFormats[*logFormat]
+	if !ok {
+		return usage("unknown -log-format %q (want text or json)", *logFormat)
+	}
+	log := slog.New(newHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	srv := &simpleserver.Server{
 		Addr:            *addr,
@@ -168,9 +177,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		if err := r.Configure(srv); err != nil {
 			return usage("%v", err)
 		}
-		explicit := false
-		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "defer-accept" })
-		if !explicit {
+		if !explicitlySet(fs, "defer-accept") {
 			// A relay does not know whether its protocol's client
 			// speaks first.
 			*deferAccept = false
