@@ -91,6 +91,14 @@ type conn struct {
 	wdl      int64 // write deadline currently set, run-clock ns
 	wbuf     []byte
 
+	// -churn and -retry (the window loop's alone).
+	onConn     int64 // requests written on the current connection
+	broken     bool  // -retry: a write found the connection gone; read what it left
+	retries    int   // retries in a row without a reply in between
+	dials      uint64
+	dialErrors uint64
+	retried    uint64
+
 	// Reader side.
 	replies       uint64
 	mismatches    uint64
@@ -131,7 +139,7 @@ func (c *conn) failed() bool {
 
 // run drives the connection to the end of the run and closes it.
 func (c *conn) run() {
-	defer c.nc.Close()
+	defer func() { c.nc.Close() }() // the last of them, with -churn or -retry
 	switch {
 	case c.r.cfg.Hold:
 		c.runHold()
@@ -160,8 +168,19 @@ func (c *conn) sendable(limit int) int {
 }
 
 func (c *conn) runWindow() {
+	churn := int64(c.r.cfg.Churn)
 	for {
-		if k := c.sendable(len(c.ring) - c.n); k > 0 {
+		room := len(c.ring) - c.n
+		if churn > 0 {
+			if c.onConn >= churn && c.n == 0 && c.sendable(1) > 0 {
+				// This connection had its share: a new one takes over.
+				if !c.redial() {
+					return
+				}
+			}
+			room = int(min(int64(room), churn-c.onConn))
+		}
+		if k := c.sendable(room); k > 0 {
 			if err := c.send(k); err != nil {
 				c.fail(classify("write", err), err)
 				return
@@ -179,6 +198,12 @@ func (c *conn) runWindow() {
 				break
 			}
 			if err := c.recv(rec); err != nil {
+				if c.retryable(err) {
+					if !c.retry(err) {
+						return
+					}
+					break
+				}
 				c.fail(classify("read", err), err)
 				return
 			}
@@ -391,11 +416,14 @@ func (c *conn) write(b []byte, first, n int) error {
 			return err
 		}
 	}
-	m, err := c.nc.Write(b)
-	c.bytesOut += uint64(m)
-	if err != nil {
-		return err
+	if !c.broken {
+		m, err := c.nc.Write(b)
+		c.bytesOut += uint64(m)
+		if err != nil && !c.brokenBy(err) {
+			return err
+		}
 	}
+	c.onConn += int64(n)
 	count := len(c.r.w.frames)
 	for j := range n {
 		rec := inflight{idx: int32((first + j) % count), sent: t, start: t}
@@ -437,6 +465,9 @@ func (c *conn) recv(rec inflight) error {
 		m, err := io.ReadFull(c.br, chunk)
 		c.bytesIn += uint64(m)
 		if err != nil {
+			if off == 0 && m == 0 {
+				return noReplyByte{err}
+			}
 			return err
 		}
 		if bad == "" && !bytes.Equal(chunk, want[off:off+len(chunk)]) {
@@ -446,6 +477,7 @@ func (c *conn) recv(rec inflight) error {
 	}
 	lat := c.r.now() - rec.start
 	c.hist.record(uint64(max(lat, 0)))
+	c.retries = 0
 	c.replies++
 	c.progress.Add(1)
 	if bad != "" {

@@ -128,6 +128,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, options, error) {
 	fs.BoolVar(&cfg.Close, "close", false, "end each connection with the close request (hello), a half-close (echo) or Connection: close on its last request (http), and expect EOF")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests/s in total, sent on a fixed schedule; latency counts from each request's due time (0: closed loop)")
 	fs.BoolVar(&cfg.Hold, "hold", false, "send one request per connection, then hold every connection open and silent until -d ends")
+	fs.IntVar(&cfg.Churn, "churn", 0, "close each connection after this many replies and dial a new one, for the whole run (0: keep connections); hello and echo")
+	fs.BoolVar(&cfg.Retry, "retry", false, "when a connection ends (EOF or reset) before any byte of its oldest outstanding reply arrived, resend the outstanding requests on a new connection (counted as retried) instead of failing; hello and echo")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: simple-client [flags]\n\nLoad generator and verifier for simple-server.\n\n")
 		fs.PrintDefaults()

@@ -28,6 +28,15 @@ type Config struct {
 	Close    bool          // end each connection with the protocol's close and expect EOF
 	Chunked  bool          // http: send the POST bodies with Transfer-Encoding: chunked
 
+	// Churn, if positive, closes each connection after this many replies
+	// and dials a new one in its place, for the whole run: a server's
+	// accept path under load, and connections that cross a restart.
+	Churn int
+	// Retry resends a connection's outstanding requests on a new
+	// connection when it ends (EOF or ECONNRESET) before any byte of its
+	// oldest outstanding reply arrived; see retry in churn.go.
+	Retry bool
+
 	// Rate, if positive, makes the run open-loop: Rate requests per second
 	// in total, on a fixed schedule spread evenly over the connections
 	// (the j-th request of the run is due at j/Rate, on connection
@@ -79,9 +88,14 @@ func (c *Config) validate() error {
 		return errors.New("-hold and -rate do not go together")
 	case c.Hold && (c.N > 0 || c.Duration == 0):
 		return errors.New("-hold sends one request per connection and holds it for -d: give -d, not -n")
+	case c.Churn < 0:
+		return fmt.Errorf("-churn must not be negative (got %d)", c.Churn)
 	}
-	_, err := c.newWire()
-	return err
+	w, err := c.newWire()
+	if err != nil {
+		return err
+	}
+	return c.validateChurn(w)
 }
 
 // runner is what every connection of a run shares.
@@ -307,11 +321,6 @@ func (r *runner) holdDone(held int) {
 // and gives each its buffered reader. A failed dial is recorded on the
 // connection, which then sits the run out.
 func dialAll(ctx context.Context, r *runner, conns []*conn) {
-	network, address := "tcp", r.cfg.Addr
-	if path, ok := strings.CutPrefix(address, "unix:"); ok {
-		network, address = "unix", path
-	}
-	d := net.Dialer{Timeout: r.cfg.Timeout}
 	// Read buffer: room for a whole window of replies, so one read(2)
 	// can collect them all, within 4..64 KiB.
 	bufSize := min(max(r.cfg.Pipeline*r.w.maxReply, 4<<10), 64<<10)
@@ -321,18 +330,30 @@ func dialAll(ctx context.Context, r *runner, conns []*conn) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			nc, err := d.DialContext(ctx, network, address)
+			nc, err := r.dial(ctx)
 			if err != nil {
 				if ctx.Err() == nil { // an interrupted run is not a failed dial
+					c.dialErrors++
 					c.fail(kindDial, err)
 				}
 				return
 			}
+			c.dials++
 			c.nc = nc
 			c.br = bufio.NewReaderSize(nc, bufSize)
 		})
 	}
 	wg.Wait()
+}
+
+// dial connects to the server once, within -timeout.
+func (r *runner) dial(ctx context.Context) (net.Conn, error) {
+	network, address := "tcp", r.cfg.Addr
+	if path, ok := strings.CutPrefix(address, "unix:"); ok {
+		network, address = "unix", path
+	}
+	d := net.Dialer{Timeout: r.cfg.Timeout}
+	return d.DialContext(ctx, network, address)
 }
 
 // reportProgress prints, once a second, the replies of the last second and
@@ -381,6 +402,9 @@ func summarize(cfg Config, conns []*conn, shards []*histogram, elapsed time.Dura
 		res.Mismatches += c.mismatches
 		res.BytesSent += c.bytesOut
 		res.BytesReceived += c.bytesIn
+		res.Dials += c.dials
+		res.DialErrors += c.dialErrors
+		res.Retried += c.retried
 		res.Errors.add(c.errKind)
 		if c.err != nil && res.FirstError == "" {
 			res.FirstError = fmt.Sprintf("conn %d: %v: %v", c.id, c.errKind, c.err)
@@ -399,6 +423,7 @@ func summarize(cfg Config, conns []*conn, shards []*histogram, elapsed time.Dura
 		all.merge(h)
 	}
 	res.Latency = latencyOf(all)
-	res.OK = res.Mismatches == 0 && res.Errors.Total == 0
+	res.Churn, res.Retry = cfg.Churn, cfg.Retry
+	res.OK = res.Mismatches == 0 && res.Errors.Total == 0 && res.DialErrors == 0
 	return res
 }

@@ -155,6 +155,16 @@ type Result struct {
 	// With -hold: connections that got their reply and were held open.
 	Held int `json:"held,omitempty"`
 
+	// Dials counts connections made, the first ones and (-churn, -retry)
+	// the new ones; DialErrors the dials that failed (refused, timed
+	// out), each of which fails the run. Retried counts requests resent
+	// on a new connection by -retry.
+	Churn      int    `json:"churn,omitempty"`
+	Retry      bool   `json:"retry,omitempty"`
+	Dials      uint64 `json:"dials"`
+	DialErrors uint64 `json:"dial_errors"`
+	Retried    uint64 `json:"retried"`
+
 	// The client's own CPU time, so that a run whose client was the
 	// bottleneck can be told apart from one whose server was.
 	ClientCPU CPU `json:"client_cpu"`
@@ -229,6 +239,10 @@ errors       dial %d  read %d  write %d  eof %d  timeout %d  protocol %d
 	}
 	if r.Held > 0 {
 		fmt.Fprintf(w, "held         %d connections\n", r.Held)
+	}
+	if r.Churn > 0 || r.Retry {
+		fmt.Fprintf(w, "reconnects   dials %d  dial errors %d  retried %d  (churn %d, retry %v)\n",
+			r.Dials, r.DialErrors, r.Retried, r.Churn, r.Retry)
 	}
 	fmt.Fprintf(w, "client cpu   user %.2fs  sys %.2fs  during run %.2fs (%.0f%% of a core)\n",
 		r.ClientCPU.UserSec, r.ClientCPU.SysSec, r.ClientCPU.RunSec, r.ClientCPU.RunPercent)

@@ -85,6 +85,7 @@ func run(args []string, ready chan<- net.Addr) int {
 		logFormat   = fs.String("log-format", "text", "text (key=value pairs) or json (one object a line)")
 		cfg         = newConfigFlags(fs)
 		grace       = fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGINT/SIGTERM waits for in-flight requests before closing")
+		restartTO   = fs.Duration("restart-timeout", 30*time.Second, "SIGHUP: how long the successor may take to report ready before the restart is abandoned (the old process keeps serving)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -241,7 +242,16 @@ func run(args []string, ready chan<- net.Addr) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := srv.Start(nil); err != nil {
+	if *restartTO <= 0 {
+		return usage("-restart-timeout must be positive")
+	}
+	sockets, err := openSockets(srv, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer sockets.release()
+	if err := srv.Start(sockets.listeners()...); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
@@ -285,7 +295,9 @@ func run(args []string, ready chan<- net.Addr) int {
 		defer endpoint.close(context.Background())
 		attrs = append(attrs, "metrics_addr", ln.Addr().String())
 	}
+	attrs = append(attrs, sockets.logAttrs()...)
 	log.Info("simple-server listening", attrs...)
+	handedOver := sockets.serve(log, *restartTO)
 	if ready != nil {
 		ready <- bound
 	}
@@ -303,6 +315,7 @@ func run(args []string, ready chan<- net.Addr) int {
 	for s == nil {
 		select {
 		case s = <-sig:
+		case s = <-handedOver:
 		case <-tick:
 			logStats(log, srv.Stats())
 		}
@@ -311,6 +324,7 @@ func run(args []string, ready chan<- net.Addr) int {
 	if endpoint != nil {
 		endpoint.drain()
 	}
+	sockets.release()
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
