@@ -147,3 +147,32 @@ func TestSocketActivationOtherPID(t *testing.T) {
 		t.Fatalf("client: %+v", r)
 	}
 }
+
+// A systemd socket named metrics (FileDescriptorName=metrics in a second
+// socket unit) is the metrics endpoint's, even without -metrics-addr: the
+// server serves the other socket, and /metrics on this one counts it.
+func TestSocketActivationMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	activate, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Fatalf("systemd-socket-activate (package systemd) is needed: %v", err)
+	}
+	server, client := buildBinaries(t)
+	hello, metrics := freePort(t), freePort(t)
+	chain := startActivated(t, activate, "-l", hello, "-l", metrics, "--fdname=hello:metrics", server, "-addr", "127.0.0.1:1")
+	r := runClient(t, client, "-addr", hello, "-c", "4", "-n", "400")
+	if !r.OK || r.Requests != 400 || r.Mismatches != 0 || r.Errors.Total != 0 {
+		t.Fatalf("client over the activated socket: %+v", r)
+	}
+	_, m := chain.log.wait(t, startPID, 0)
+	if m[1] != hello || m[3] != "2" || !strings.Contains(m[0], " metrics_addr="+metrics+" ") {
+		t.Fatalf("start line %q: want addr=%s metrics_addr=%s inherited=2", m[0], hello, metrics)
+	}
+	chain.log.wait(t, regexp.MustCompile(`msg="serving inherited sockets; -addr is ignored" from=systemd sockets=2 names=hello:metrics `), 0)
+	waitSample(t, metrics, "simpleserver_connections_accepted_total", 4)
+	if code, body := scrape(t, metrics, "/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz: %d %q", code, body)
+	}
+}

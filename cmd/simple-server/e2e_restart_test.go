@@ -410,3 +410,48 @@ func TestSDNotify(t *testing.T) {
 		t.Fatalf("unexpected datagram %q", d)
 	}
 }
+
+// The metrics socket is handed over with the others: after a restart the
+// successor serves /metrics and /readyz on the same port (its own counters
+// prove it is the one answering), and the old process, gone, left no
+// refused scrape behind it.
+func TestRestartMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	server, client := buildBinaries(t)
+	chain := startChain(t, server, nil, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0")
+	_, m := chain.log.wait(t, regexp.MustCompile(`msg="simple-server listening" .* metrics_addr=(\S+) pid=`+strconv.Itoa(chain.pid)+` `), 0)
+	metrics := m[1]
+	if code, body := scrape(t, metrics, "/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz before the restart: %d %q", code, body)
+	}
+	r := runClient(t, client, "-addr", chain.addr, "-c", "7", "-n", "700")
+	if !r.OK || r.Requests != 700 {
+		t.Fatalf("client: %+v", r)
+	}
+	waitSample(t, metrics, "simpleserver_connections_accepted_total", 7)
+
+	chain.restart(t, 0)
+	_, m = chain.log.wait(t, regexp.MustCompile(`msg="simple-server listening" .* metrics_addr=(\S+) pid=`+strconv.Itoa(chain.pid)+` inherited=2 sockets=2`), 0)
+	if m[1] != metrics {
+		t.Fatalf("the successor serves metrics on %s, want %s", m[1], metrics)
+	}
+	// The old process has stopped (restart waited for it): only the
+	// successor can answer, with counters of its own.
+	if code, body := scrape(t, metrics, "/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz after the restart: %d %q", code, body)
+	}
+	waitSample(t, metrics, "simpleserver_connections_accepted_total", 0)
+	r = runClient(t, client, "-addr", chain.addr, "-c", "3", "-n", "300")
+	if !r.OK || r.Requests != 300 {
+		t.Fatalf("client after the restart: %+v", r)
+	}
+	waitSample(t, metrics, "simpleserver_connections_accepted_total", 3)
+	if text := chain.log.text(); strings.Contains(text, "level=ERROR") || strings.Contains(text, "level=WARN") {
+		t.Errorf("server log has errors:\n%s", text)
+	}
+	if n := chain.log.count(stoppedLine); n != 1 {
+		t.Errorf("%d processes stopped, want the old one", n)
+	}
+}

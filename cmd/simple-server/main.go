@@ -245,14 +245,23 @@ func run(args []string, ready chan<- net.Addr) int {
 	if *restartTO <= 0 {
 		return usage("-restart-timeout must be positive")
 	}
-	sockets, err := openSockets(srv, log)
+	// Caught from before the server starts: a SIGTERM that arrives while
+	// it starts is a graceful stop once it has, not the default action's
+	// abrupt exit.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	sockets, err := openSockets(srv, *metricsAddr, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
 	defer sockets.release()
-	if err := srv.Start(sockets.listeners()...); err != nil {
+	if err := srv.Start(sockets.serverListeners()...); err != nil {
 		log.Error("cannot start", "err", err)
+		if ln := sockets.metricsListener(); ln != nil {
+			ln.Close()
+		}
 		return 1
 	}
 	bound := srv.Addrs()[0]
@@ -284,13 +293,7 @@ func run(args []string, ready chan<- net.Addr) int {
 			"max_headers", *maxHeaders, "max_body", *maxBody, "max_requests_per_conn", *maxRequests, "server_name", *serverName)
 	}
 	var endpoint *ops
-	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			log.Error("cannot serve metrics", "err", err)
-			srv.Close()
-			return 1
-		}
+	if ln := sockets.metricsListener(); ln != nil {
 		endpoint = startOps(ln, srv, *proto, log)
 		defer endpoint.close(context.Background())
 		attrs = append(attrs, "metrics_addr", ln.Addr().String())
@@ -302,9 +305,6 @@ func run(args []string, ready chan<- net.Addr) int {
 		ready <- bound
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	var tick <-chan time.Time
 	if *statsEvery > 0 {
 		t := time.NewTicker(*statsEvery)
@@ -321,7 +321,16 @@ func run(args []string, ready chan<- net.Addr) int {
 		}
 	}
 	log.Info("shutting down", "signal", s.String(), "timeout", *grace)
-	if endpoint != nil {
+	switch {
+	case endpoint != nil && s == syscall.SIGHUP:
+		// The successor serves the metrics socket too, ready: the old
+		// process stops accepting on it, so that every scrape and probe
+		// from now on reaches the successor, and none sees this drain as
+		// the service's readiness.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		endpoint.close(ctx)
+		cancel()
+	case endpoint != nil:
 		endpoint.drain()
 	}
 	sockets.release()

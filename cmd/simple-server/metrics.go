@@ -78,8 +78,9 @@ func startOps(ln net.Listener, srv *simpleserver.Server, proto string, log *slog
 func (o *ops) drain() { o.ready.Store(false) }
 
 // close stops the endpoint, letting scrapes under way finish until ctx
-// ends. The goroutine that runs run calls it, last, so the drain stays
-// observable to the end.
+// ends. The goroutine that runs run calls it: last, so that the drain
+// stays observable to the end, or, once a successor serves the metrics
+// socket, at once. A second call returns at once.
 func (o *ops) close(ctx context.Context) {
 	if err := o.http.Shutdown(ctx); err != nil {
 		o.http.Close()

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,28 +43,38 @@ const (
 	envReadyFD     = "SIMPLE_SERVER_READY_FD"   // the restart's readiness pipe, after the sockets
 	envUnlink      = "SIMPLE_SERVER_UNLINK"     // the socket file the chain of restarts created, to remove at the final exit
 	firstListenFD  = 3                          // SD_LISTEN_FDS_START
+
+	// metricsName names the -metrics-addr socket among the inherited
+	// ones (FileDescriptorName=metrics in a systemd socket unit): it is
+	// handed on at a restart with the others, so that the successor
+	// serves /metrics and /readyz on the same port, and served by the
+	// operator's endpoint rather than the event loops.
+	metricsName = "metrics"
 )
 
 // sockets are the listening sockets the process serves.
 type sockets struct {
-	files  []*os.File // in order, for a successor; non-blocking, close-on-exec
-	names  []string   // their LISTEN_FDNAMES
-	lns    []net.Listener
-	source string   // where they came from: "systemd", "restart", or "" (opened here)
-	unlink string   // socket file to remove at the final exit; "" if not ours
-	ready  *os.File // from a restarting parent: write a byte once serving
-	hup    chan os.Signal
+	files   []*os.File     // in order, for a successor; non-blocking, close-on-exec
+	names   []string       // their LISTEN_FDNAMES
+	lns     []net.Listener // the server's: every socket but metrics
+	metrics net.Listener   // the -metrics-addr socket, or nil
+	source  string         // where they came from: "systemd", "restart", or "" (opened here)
+	unlink  string         // socket file to remove at the final exit; "" if not ours
+	ready   *os.File       // from a restarting parent: write a byte once serving
+	hup     chan os.Signal
 
 	handedOver atomic.Bool                // a successor serves the sockets now
 	starting   atomic.Pointer[os.Process] // a successor not ready yet
 	once       sync.Once
 }
 
-// openSockets takes the inherited sockets, or opens srv's own. Inherited
-// ones make srv's address irrelevant, which is said in a log line. It
-// also starts catching SIGHUP, before anything is served: SIGHUP's default
-// action would kill a process that is not ready for it yet.
-func openSockets(srv *simpleserver.Server, log *slog.Logger) (*sockets, error) {
+// openSockets takes the inherited sockets, or opens srv's own, and the
+// metrics socket: inherited (named metricsName), else opened on
+// metricsAddr unless that is empty. Inherited sockets make srv's address
+// and metricsAddr irrelevant, which is said in a log line. It also starts
+// catching SIGHUP, before anything is served: SIGHUP's default action
+// would kill a process that is not ready for it yet.
+func openSockets(srv *simpleserver.Server, metricsAddr string, log *slog.Logger) (*sockets, error) {
 	s := &sockets{hup: make(chan os.Signal, 1)}
 	signal.Notify(s.hup, syscall.SIGHUP)
 	err := s.inherit(log)
@@ -71,25 +83,54 @@ func openSockets(srv *simpleserver.Server, log *slog.Logger) (*sockets, error) {
 	} else if err == nil {
 		err = s.listen(srv)
 	}
-	if err == nil {
-		for i, f := range s.files {
-			ln, lerr := net.FileListener(f)
-			if lerr != nil {
-				err = fmt.Errorf("socket %d (fd %d, %s): not a listening stream socket: %w", i, firstListenFD+i, s.names[i], lerr)
-				break
-			}
-			s.lns = append(s.lns, ln)
+	if err == nil && metricsAddr != "" && !slices.Contains(s.names, metricsName) {
+		var f *os.File
+		if f, _, err = listenNet("tcp", metricsAddr); err != nil {
+			err = fmt.Errorf("-metrics-addr: %w", err)
+		} else {
+			s.files = append(s.files, f)
+			s.names = append(s.names, metricsName)
 		}
+	}
+	if err == nil {
+		err = s.listeners()
 	}
 	if err != nil {
 		for _, ln := range s.lns {
 			ln.Close()
 		}
-		s.lns = nil
+		if s.metrics != nil {
+			s.metrics.Close()
+		}
+		s.lns, s.metrics = nil, nil
 		s.release()
 		return nil, err
 	}
 	return s, nil
+}
+
+// listeners makes a net.Listener of each socket: the metrics one for the
+// operator's endpoint, the others for the server.
+func (s *sockets) listeners() error {
+	for i, f := range s.files {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return fmt.Errorf("socket %d (fd %d, %s): not a listening stream socket: %w", i, firstListenFD+i, s.names[i], err)
+		}
+		switch {
+		case s.names[i] != metricsName:
+			s.lns = append(s.lns, ln)
+		case s.metrics == nil:
+			s.metrics = ln
+		default:
+			ln.Close()
+			return fmt.Errorf("socket %d (fd %d): a second socket named %s", i, firstListenFD+i, metricsName)
+		}
+	}
+	if len(s.lns) == 0 {
+		return fmt.Errorf("no socket for the server: every inherited one is named %s", metricsName)
+	}
+	return nil
 }
 
 // inherit takes the sockets of systemd socket activation or of a
@@ -201,8 +242,12 @@ func (s *sockets) listen(srv *simpleserver.Server) error {
 	return nil
 }
 
-// listeners are what the server serves; it owns them once given.
-func (s *sockets) listeners() []net.Listener { return s.lns }
+// serverListeners are what the server serves; it owns them once given.
+func (s *sockets) serverListeners() []net.Listener { return s.lns }
+
+// metricsListener is the operator's endpoint's, or nil; the endpoint owns
+// it once given.
+func (s *sockets) metricsListener() net.Listener { return s.metrics }
 
 // logAttrs are the start line's words about the sockets.
 func (s *sockets) logAttrs() []any {
@@ -244,4 +289,41 @@ func (s *sockets) doRelease() {
 	if s.unlink != "" && !s.handedOver.Load() {
 		os.Remove(s.unlink)
 	}
+}
+
+// listenNet opens a listening socket with Go's net, for the portable
+// engine's sockets and the metrics one. The *os.File is a dup taken
+// through Control, so that ExtraFiles' Fd leaves it non-blocking (net's
+// File would switch the shared socket to blocking), and the net.Listener
+// is closed: the dup keeps the socket, and its socket file, which that
+// listener would otherwise remove on Close.
+func listenNet(network, address string) (*os.File, net.Addr, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), network, address)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	nfd := -1
+	var dupErr error
+	if err := rc.Control(func(fd uintptr) {
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		if nfd, dupErr = syscall.Dup(int(fd)); dupErr == nil {
+			syscall.CloseOnExec(nfd)
+		}
+	}); err != nil {
+		return nil, nil, err
+	}
+	if dupErr != nil {
+		return nil, nil, os.NewSyscallError("dup", dupErr)
+	}
+	return os.NewFile(uintptr(nfd), ln.Addr().String()), ln.Addr(), nil
 }
