@@ -32,10 +32,7 @@ func TestSocketActivation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs both binaries")
 	}
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Fatalf("systemd-socket-activate (package systemd) is needed: %v", err)
-	}
+	activate := lookTool(t, "systemd-socket-activate", "systemd")
 	server, client := buildBinaries(t)
 	sockPath := filepath.Join(t.TempDir(), "activated.sock")
 	for _, tc := range []struct {
@@ -155,10 +152,7 @@ func TestSocketActivationMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs both binaries")
 	}
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Fatalf("systemd-socket-activate (package systemd) is needed: %v", err)
-	}
+	activate := lookTool(t, "systemd-socket-activate", "systemd")
 	server, client := buildBinaries(t)
 	hello, metrics := freePort(t), freePort(t)
 	chain := startActivated(t, activate, "-l", hello, "-l", metrics, "--fdname=hello:metrics", server, "-addr", "127.0.0.1:1")

@@ -25,7 +25,7 @@ import (
 )
 
 func testCurl(t *testing.T, bin string) {
-	curl := lookTool(t, "curl")
+	curl := lookTool(t, "curl", "curl")
 	dir := t.TempDir()
 	mib := filepath.Join(dir, "1MiB")
 	kib100 := filepath.Join(dir, "100KiB")
@@ -212,7 +212,7 @@ var (
 )
 
 func testWrk(t *testing.T, bin string) {
-	wrk := lookTool(t, "wrk")
+	wrk := lookTool(t, "wrk", "wrk")
 	script, err := filepath.Abs(filepath.Join("testdata", "pipeline.lua"))
 	if err != nil {
 		t.Fatal(err)

@@ -61,12 +61,13 @@ func startHTTP(t *testing.T, bin, workers string, args ...string) *serverProcess
 	return startServer(t, bin, append([]string{"-proto", "http", "-loops", "2", "-workers", workers}, args...)...)
 }
 
-// lookTool finds a client program that .ci/run installs.
-func lookTool(t *testing.T, name string) string {
+// lookTool finds a program that .ci/run installs, from Debian's package
+// pkg; without it the test fails, never skips.
+func lookTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s is not installed (%v): this test needs Debian's %s; .ci/run installs it with apt-get install -y curl wrk", name, err, name)
+		t.Fatalf("%s is not installed (%v): this test needs Debian's %s; .ci/run installs it with apt-get install -y %s", name, err, pkg, pkg)
 	}
 	return path
 }

@@ -63,10 +63,7 @@ func samples(t *testing.T, body string) map[string]float64 {
 // operator's CI would.
 func promtoolCheck(t *testing.T, body string) {
 	t.Helper()
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Fatalf("promtool is needed (Debian: apt-get install prometheus; .ci/run installs it): %v", err)
-	}
-	cmd := exec.Command("promtool", "check", "metrics")
+	cmd := exec.Command(lookTool(t, "promtool", "prometheus"), "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)

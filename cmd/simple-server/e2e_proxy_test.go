@@ -15,7 +15,7 @@ func TestProxyProtocolWithCurl(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	server, _ := buildBinaries(t)
-	curl := lookTool(t, "curl")
+	curl := lookTool(t, "curl", "curl")
 	for _, workers := range []string{"0", "4"} {
 		srv := startServer(t, server, "-proto", "http", "-workers", workers, "-proxy-protocol", "-proxy-header-timeout", "2s")
 		url := "http://" + srv.addr + "/plaintext"

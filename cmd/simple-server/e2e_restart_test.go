@@ -194,6 +194,20 @@ func (c *serverChain) restart(t *testing.T, from int) int {
 	return j + 1
 }
 
+// terminate sends SIGTERM to the serving process and waits until no
+// process of the chain is left.
+func (c *serverChain) terminate(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(c.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.log.done:
+	case <-time.After(restartWait):
+		t.Fatalf("pid %d did not exit on SIGTERM", c.pid)
+	}
+}
+
 // loadResult is what the restart tests read of simple-client's JSON.
 type loadResult struct {
 	Requests   int64 `json:"requests"`
@@ -289,14 +303,7 @@ func TestRestartUnixSocket(t *testing.T) {
 			t.Fatalf("client over the inherited socket: %+v", r)
 		}
 	}
-	if err := syscall.Kill(chain.pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-chain.log.done:
-	case <-time.After(restartWait):
-		t.Fatal("the last server did not exit on SIGTERM")
-	}
+	chain.terminate(t)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket file after the final stop: %v, want it removed", err)
 	}
@@ -388,14 +395,7 @@ func TestSDNotify(t *testing.T) {
 	if d, want := next(), "MAINPID="+strconv.Itoa(chain.pid)+"\nREADY=1"; d != want {
 		t.Fatalf("successor's datagram %q, want %q", d, want)
 	}
-	if err := syscall.Kill(chain.pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-chain.log.done:
-	case <-time.After(restartWait):
-		t.Fatal("the successor did not exit on SIGTERM")
-	}
+	chain.terminate(t)
 	// Every process that could send is gone; a marker of ours, queued
 	// after whatever they sent, shows that nothing else was.
 	mark, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
