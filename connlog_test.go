@@ -60,3 +60,32 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Behind a proxy both lines name the client of the PROXY header, not the
+// proxy.
+func TestDebugLogBehindProxy(t *testing.T) {
+	var logs syncBuffer
+	closed := make(chan error, 2)
+	srv := whoServer(&simpleserver.ProxyProtocol{}, nil)
+	srv.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv.OnClose = func(_ *simpleserver.Conn, err error) { closed <- err }
+	addr := start(t, srv)
+	c := dial(t, addr)
+	c.Write([]byte("PROXY TCP4 192.0.2.1 198.51.100.7 12345 443\r\none\ntwo\n"))
+	readLine(t, c)
+	readLine(t, c)
+	c.Close()
+	waitFor(t, closed, "OnClose")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines for one proxied connection of 2 requests, want 2:\n%s", len(lines), logs.String())
+	}
+	for i, want := range []string{
+		`level=DEBUG msg="connection opened" remote=192.0.2.1:12345 outbound=false`,
+		`level=DEBUG msg="connection closed" remote=192.0.2.1:12345 outbound=false reason=peer err=<nil>`,
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %q\nwant it to contain %q", i, lines[i], want)
+		}
+	}
+}
