@@ -44,8 +44,7 @@ func (s *Server) listen(given []net.Listener, loops int) ([]*listener, error) {
 	if len(given) > 0 {
 		lns := make([]*listener, 0, len(given))
 		for i, ln := range given {
-			var fd int
-			err := errors.New("simpleserver: Start got a nil listener")
+			fd, err := -1, errNilListener
 			if ln != nil {
 				fd, err = sock.Dup(ln)
 			}
@@ -107,6 +106,8 @@ func (s *Server) listen(given []net.Listener, loops int) ([]*listener, error) {
 	}
 	return lns, nil
 }
+
+var errNilListener = errors.New("simpleserver: Start got a nil listener")
 
 // closeListeners closes the caller's listeners the server took and will
 // not serve.

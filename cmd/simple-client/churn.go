@@ -111,20 +111,12 @@ func (c *conn) retry(cause error) bool {
 		buf = append(buf, frames[c.ring[(c.head+j)%len(c.ring)].idx]...)
 	}
 	t := c.r.now()
-	c.wdl = t + c.r.timeout + c.r.slack
-	if err := c.nc.SetWriteDeadline(c.r.at(c.wdl)); err != nil {
-		c.fail(kindWrite, err)
-		return false
-	}
-	m, err := c.nc.Write(buf)
-	c.bytesOut += uint64(m)
-	if err != nil && !c.brokenBy(err) {
+	if err := c.writeBytes(buf, t, c.n); err != nil {
 		c.fail(classify("write", err), err)
 		return false
 	}
 	for j := range c.n {
 		c.ring[(c.head+j)%len(c.ring)].sent = t
 	}
-	c.onConn += int64(c.n)
 	return true
 }

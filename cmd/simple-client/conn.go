@@ -403,10 +403,9 @@ func (c *conn) send(k int) error {
 	return nil
 }
 
-// write writes b, which holds n consecutive frames starting at payload
-// first, and enqueues them with the time just before Write.
-func (c *conn) write(b []byte, first, n int) error {
-	t := c.r.now()
+// writeBytes writes b, n requests, at time t: unless -retry found the
+// socket gone, whose requests then count as written (see brokenBy).
+func (c *conn) writeBytes(b []byte, t int64, n int) error {
 	if need := t + c.r.timeout; c.wdl < need {
 		// Deadlines are moved only once they are about to be too short, so
 		// a busy connection touches the runtime timer every timeout/16, not
@@ -424,6 +423,16 @@ func (c *conn) write(b []byte, first, n int) error {
 		}
 	}
 	c.onConn += int64(n)
+	return nil
+}
+
+// write writes b, which holds n consecutive frames starting at payload
+// first, and enqueues them with the time just before Write.
+func (c *conn) write(b []byte, first, n int) error {
+	t := c.r.now()
+	if err := c.writeBytes(b, t, n); err != nil {
+		return err
+	}
 	count := len(c.r.w.frames)
 	for j := range n {
 		rec := inflight{idx: int32((first + j) % count), sent: t, start: t}

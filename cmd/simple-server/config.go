@@ -107,12 +107,13 @@ func loadConfig(fs *flag.FlagSet, path string, data []byte) error {
 	fs.Visit(func(f *flag.Flag) { fromCommandLine[f.Name] = true })
 	for _, name := range topLevelKeys(md) {
 		v, line := probe(&md, doc[name], data)
-		if _, isTable := v.(map[string]any); isTable || line == 0 {
-			// A [name] header, or name.x = ..., which has no line of its own.
-			return configError(path, tableLine(&md, toml.Key{name}, doc[name], data),
-				"table %q: the file is flat, one flag = value a line, without [tables] or dotted keys", name)
-		}
-		if _, isTables := v.([]map[string]any); isTables {
+		_, isTable := v.(map[string]any)
+		_, isTables := v.([]map[string]any)
+		if isTable || isTables || line == 0 {
+			if !isTables {
+				// A [name] header, or name.x = ..., which has no line of its own.
+				line = tableLine(&md, toml.Key{name}, doc[name], data)
+			}
 			return configError(path, line, "table %q: the file is flat, one flag = value a line, without [tables] or dotted keys", name)
 		}
 		if name == configFlag || name == printConfigFlag {

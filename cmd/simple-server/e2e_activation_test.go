@@ -80,17 +80,8 @@ func TestSocketActivation(t *testing.T) {
 func startActivated(t *testing.T, activate string, args ...string) *serverChain {
 	t.Helper()
 	cmd := exec.Command(activate, args...)
-	stderr, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &serverChain{cmd: cmd, log: newProcLog(stderr), pid: cmd.Process.Pid}
+	log, stderr := startLogged(t, cmd)
+	c := &serverChain{cmd: cmd, log: log, pid: cmd.Process.Pid}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -122,17 +113,7 @@ func TestSocketActivationOtherPID(t *testing.T) {
 	cmd := exec.Command(server, "-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "LISTEN_PID=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=other")
 	cmd.ExtraFiles = []*os.File{f}
-	stderr, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := newProcLog(stderr)
+	log, stderr := startLogged(t, cmd)
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); <-log.done; stderr.Close() })
 	log.wait(t, regexp.MustCompile(`msg="LISTEN_FDS is for another process; ignored" listen_pid=1 parent_pid="" pid=\d+`), 0)
 	_, m := log.wait(t, startPID, 0)

@@ -103,6 +103,26 @@ var (
 	stoppedLine  = regexp.MustCompile(`msg=stopped`)
 )
 
+// startLogged starts cmd with its stderr collected in a procLog, through
+// a pipe of our own, not StderrPipe: Wait closes that one once the first
+// process exits, while its successors still write to it (and would die of
+// SIGPIPE). The caller closes stderr, the read end, once the log is done.
+func startLogged(t *testing.T, cmd *exec.Cmd) (log *procLog, stderr *os.File) {
+	t.Helper()
+	stderr, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		stderr.Close()
+		t.Fatal(err)
+	}
+	return newProcLog(stderr), stderr
+}
+
 // serverChain is a simple-server started by the test and the successors
 // it hands over to on SIGHUP, which are not the test's children.
 type serverChain struct {
@@ -119,21 +139,8 @@ func startChain(t *testing.T, bin string, env []string, args ...string) *serverC
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	// A pipe of our own, not StderrPipe: Wait closes that one once the
-	// first process exits, while its successors still write to it (and
-	// would die of SIGPIPE).
-	stderr, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		stderr.Close()
-		t.Fatal(err)
-	}
-	c := &serverChain{cmd: cmd, log: newProcLog(stderr), pid: cmd.Process.Pid}
+	log, stderr := startLogged(t, cmd)
+	c := &serverChain{cmd: cmd, log: log, pid: cmd.Process.Pid}
 	waited := make(chan struct{})
 	go func() { cmd.Wait(); close(waited) }()
 	t.Cleanup(func() {
