@@ -36,18 +36,19 @@ const (
 // connections assigned to it. Fields without a comment are owned by the
 // loop goroutine.
 type loop struct {
-	srv       *Server
-	poller    *poll.Poller
-	buf       []byte
-	iov       []sock.Iovec
-	conns     connTable
-	listeners []*listener
-	reserve   int     // a spare descriptor, given up to shed on EMFILE; -1 if none
-	dirty     []*Conn // connections to flush at the end of this turn
-	ready     []*Conn // connections to read again before sleeping
-	stopping  bool
-	firedBuf  []writeNote
-	rr        uint64 // round-robin cursor of Server.pick, for what this loop accepts
+	srv        *Server
+	poller     *poll.Poller
+	buf        []byte
+	iov        []sock.Iovec
+	conns      connTable
+	listeners  []*listener
+	reserve    int     // a spare descriptor, given up to shed on EMFILE; -1 if none
+	dirty      []*Conn // connections to flush at the end of this turn
+	ready      []*Conn // connections to read again next turn
+	spareReady []*Conn // the other of ready's two buffers
+	stopping   bool
+	firedBuf   []writeNote
+	rr         uint64 // round-robin cursor of Server.pick, for what this loop accepts
 
 	base     time.Time     // the loop's clock starts here (immutable)
 	now      time.Duration // the loop's clock, read once per turn
@@ -158,11 +159,15 @@ func (l *loop) run() {
 			return
 		}
 		l.now = l.clock()
+		// What spent its read budget last turn is read this turn, after
+		// the events; what spends it this turn waits for the next, so no
+		// connection reads more than one budget between two flushes.
+		ready := l.takeReady()
 		for i := range events {
 			l.handle(int(events[i].Fd), events[i].Events)
 		}
 		l.runTasks()
-		l.runReady()
+		l.runReady(ready)
 		l.expire()
 		l.flushDirty()
 		if l.stopping && l.stats.open.Load() == 0 && l.srv.listening.Load() == 0 && len(l.lingering) == 0 {
@@ -247,12 +252,16 @@ func (l *loop) runTasks() {
 	l.spareT, l.spareF = tasks, flushes
 }
 
-func (l *loop) runReady() {
-	if len(l.ready) == 0 {
-		return
-	}
+// takeReady hands over the connections queued to be read again, and
+// starts an empty queue for the ones this turn adds. On the loop.
+func (l *loop) takeReady() []*Conn {
 	ready := l.ready
-	l.ready = nil
+	l.ready, l.spareReady = l.spareReady[:0], nil
+	return ready
+}
+
+// runReady reads the connections takeReady handed over. On the loop.
+func (l *loop) runReady(ready []*Conn) {
 	for _, c := range ready {
 		c.inReady = false
 		if c.fd >= 0 {
@@ -261,9 +270,7 @@ func (l *loop) runReady() {
 		}
 	}
 	clear(ready)
-	if l.ready == nil {
-		l.ready = ready[:0]
-	}
+	l.spareReady = ready[:0]
 }
 
 // markDirty schedules c for the end-of-turn flush.
@@ -375,7 +382,9 @@ func (l *loop) shutdown() {
 	}
 	for c := range l.conns.all() {
 		// Requests already in the socket buffer were accepted by the
-		// kernel on our behalf: answer them too (one budget's worth).
+		// kernel on our behalf: answer them too (one budget's worth),
+		// even from a connection waiting for its next turn's read.
+		c.inReady = false
 		l.read(c)
 		l.drain(c)
 	}

@@ -19,6 +19,14 @@ import (
 // exception is a FIN that arrived with the data: its edge is spent, so
 // when epoll reported EPOLLRDHUP the loop reads on until the EOF.
 func (l *loop) read(c *Conn) {
+	if c.inReady {
+		// It spent its budget last turn and runReady reads it this
+		// turn: reading it now too (for an event, or a resume) would
+		// spend two budgets before the end-of-turn flush applies its
+		// partner's watermark (a relay's upstream flooding a client
+		// that is not reading).
+		return
+	}
 	if c.reoffer && c.pause == 0 {
 		// A ResumeReading waited for the output to drain.
 		l.reofferStream(c)
