@@ -44,7 +44,9 @@ func TestIdleTimeout(t *testing.T) {
 
 	// The busy connection talks every 50 ms for three timeouts' worth:
 	// activity keeps pushing its deadline back.
+	ticked := make(chan struct{})
 	go func() {
+		defer close(ticked)
 		for i := range 18 {
 			p := fmt.Sprint("tick ", i)
 			if _, err := busy.Write(frame(p)); err != nil {
@@ -57,12 +59,16 @@ func TestIdleTimeout(t *testing.T) {
 	}()
 	expectTimedOut(t, "idle connection", idle, began)
 	closes.nextIs(t, simpleserver.ErrIdleTimeout)
-	// Only the idle one went.
-	for srv.Stats().MessagesIn < 19 {
-		if closes.count() > 1 {
-			t.Fatalf("busy connection closed: %v", closes.next(t))
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Only the idle one went. The test ends after the busy one's last
+	// reply, which its goroutine reads (the connection closes with the
+	// test).
+	select {
+	case <-ticked:
+	case <-time.After(testDeadline):
+		t.Fatal("the busy connection's ticks did not finish")
+	}
+	if closes.count() > 1 {
+		t.Fatalf("busy connection closed: %v", closes.next(t))
 	}
 	if st := srv.Stats(); st.Closed.Idle != 1 || st.Open != 1 {
 		t.Fatalf("stats: %+v", st)
