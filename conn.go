@@ -8,7 +8,6 @@ import (
 	"github.com/simple-server/simpleserver/internal/buffer"
 	"github.com/simple-server/simpleserver/internal/sock"
 	"github.com/simple-server/simpleserver/internal/timer"
-	"github.com/simple-server/simpleserver/worker"
 )
 
 // Reasons a loop is not reading a connection for now; see Conn.pause.
@@ -86,6 +85,13 @@ type Conn struct {
 
 	dialed bool // made by Dial: its callbacks are rare.dial's (immutable)
 
+	// resumes counts ResumeReading calls posted to the loop and not run
+	// yet: until they run, a stopped stream is not settled, because the
+	// handler that asked to be resumed has kept input still to serve.
+	// (In the flags' word, which had room: an HTTP Handler's connection
+	// resumes once per request, and needs no rare part for it.)
+	resumes atomic.Int32
+
 	idle timer.Node[*Conn]
 
 	// flushQueued is true while the connection is known to be flushed
@@ -113,16 +119,6 @@ type Conn struct {
 // connRare is the part of a Conn that most connections never need. It is
 // made the first time a connection needs any of it, and then kept.
 type connRare struct {
-	// Set before the Conn is published; then read-only.
-	serial     *worker.Serial[job] // with Server.Workers only
-	notifyTask func()
-
-	resume atomic.Pointer[func()] // ResumeReading's task, made on first use
-	// resumes counts ResumeReading tasks posted and not run yet: until
-	// they run, a stopped stream is not settled, because the handler
-	// that asked to be resumed has kept input still to serve.
-	resumes atomic.Int32
-
 	// Owned by the loop goroutine.
 	in      []byte            // the start of a frame not complete yet
 	readDL  timer.Node[*Conn] // armed while a frame is incomplete
@@ -136,7 +132,7 @@ type connRare struct {
 	written uint64
 	drained chan struct{} // closed when output drains to low water; see WaitDrain
 	reason  error         // the error OnClose gets
-	remote  net.Addr      // made from Conn.peer when first asked for
+	remote  net.Addr      // a Unix peer's, a dial's, a PROXY header's client (a TCP peer's is made per call)
 
 	dial  *dialState  // a dialed connection's; set before it is published
 	proxy *proxyState // with Server.ProxyProtocol; set at registration
@@ -154,11 +150,6 @@ type job struct {
 func (l *loop) newConn(fd int, peer sock.Peer, dial *dialState) *Conn {
 	c := &Conn{loop: l, fd: int32(fd), peer: peer}
 	c.idle.Value = c
-	if l.srv.pool != nil {
-		x := c.newRare()
-		x.notifyTask = func() { l.workerNotified(c) }
-		x.serial = worker.NewSerial(l.srv.pool, l.srv.workerQueue, c.serveOffloaded, func() { l.post(x.notifyTask) })
-	}
 	if dial != nil {
 		c.moreLocked().dial = dial
 		c.dialed, c.pause = true, pauseDial
@@ -201,15 +192,6 @@ func (c *Conn) newRare() *connRare {
 	x.readDL.Value, x.writeDL.Value = c, c
 	c.rare.Store(x)
 	return x
-}
-
-// serial returns c's worker queue, or nil without Server.Workers. Any
-// goroutine.
-func (c *Conn) serial() *worker.Serial[job] {
-	if x := c.rare.Load(); x != nil {
-		return x.serial
-	}
-	return nil
 }
 
 // canRead reports whether the loop should read c now.
@@ -404,17 +386,19 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
-// RemoteAddr returns the peer's address, as accept reported it: it stays
-// available after the connection closed (in OnClose, say). It is built on
-// the first call and kept. Any goroutine may call it.
+// RemoteAddr returns the peer's address, as accept reported it (or as a
+// PROXY header named the client): it stays available after the
+// connection closed (in OnClose, say). A TCP peer's is made from the
+// packed address on each call rather than kept, so that a connection
+// asked once (an HTTP request's RemoteAddr) holds no net.Addr while it
+// idles. Any goroutine may call it.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	x := c.moreLocked()
-	if x.remote == nil {
-		x.remote = c.peer.Addr()
+	if x := c.rare.Load(); x != nil && x.remote != nil {
+		return x.remote
 	}
-	return x.remote
+	return c.peer.Addr()
 }
 
 // LocalAddr returns the local address of the connection (useful when the

@@ -50,6 +50,12 @@ type loop struct {
 	firedBuf   []writeNote
 	rr         uint64 // round-robin cursor of Server.pick, for what this loop accepts
 
+	// With Server.Workers: the work queues of connections that have
+	// work queued or running (see dispatch.go), and given-back ones.
+	work      map[*Conn]*workQueue
+	workPeak  int
+	spareWork []*workQueue
+
 	base     time.Time     // the loop's clock starts here (immutable)
 	now      time.Duration // the loop's clock, read once per turn
 	idles    timer.List[*Conn]
@@ -63,7 +69,7 @@ type loop struct {
 
 	stats counters // read by Server.Stats from any goroutine
 
-	taskMu sync.Mutex // guards tasks, flushes and exited
+	taskMu sync.Mutex // guards tasks, resumes, flushes and exited
 	exited bool       // the poller is closed: nothing may wake it (written under taskMu)
 	// asleep is set, under taskMu, when the loop found no task queued and
 	// is about to block in the poller; only then does queuing one need a
@@ -72,8 +78,10 @@ type loop struct {
 	// end of a pair) costs no eventfd write and no extra turn.
 	asleep  atomic.Bool
 	tasks   []func()
+	resumes []*Conn // one per ResumeReading call; see Conn.resumes
 	flushes []*Conn
 	spareT  []func()
+	spareR  []*Conn
 	spareF  []*Conn
 }
 
@@ -89,6 +97,7 @@ func newLoop(s *Server) (*loop, error) {
 		iov:     make([]sock.Iovec, buffer.MaxIovecs),
 		reserve: -1,
 		base:    time.Now(),
+		work:    map[*Conn]*workQueue{},
 	}, nil
 }
 
@@ -109,14 +118,26 @@ func (l *loop) post(fn func()) bool {
 
 // requestFlush queues c to be flushed by the loop. Any goroutine may call
 // it; Conn.flushQueued makes sure each connection is queued once.
-func (l *loop) requestFlush(c *Conn) {
+func (l *loop) requestFlush(c *Conn) { l.queueConn(&l.flushes, c) }
+
+// postResume queues ResumeReading's resume of c, without a task to
+// allocate or keep: an HTTP Handler's connection resumes once per
+// request. It reports false when the loop has exited. Any goroutine may
+// call it.
+func (l *loop) postResume(c *Conn) bool { return l.queueConn(&l.resumes, c) }
+
+// queueConn appends c to q, the loop's resumes or flushes, under taskMu,
+// and wakes the loop; it reports false, queuing nothing, once the loop has
+// exited. Any goroutine may call it.
+func (l *loop) queueConn(q *[]*Conn, c *Conn) bool {
 	l.taskMu.Lock()
 	defer l.taskMu.Unlock()
 	if l.exited {
-		return
+		return false
 	}
-	l.flushes = append(l.flushes, c)
+	*q = append(*q, c)
 	l.wake()
+	return true
 }
 
 // wake wakes the loop if it sleeps (or is about to). It runs with taskMu
@@ -223,7 +244,7 @@ func (l *loop) handle(fd int, ev uint32) {
 func (l *loop) sleep() bool {
 	l.taskMu.Lock()
 	defer l.taskMu.Unlock()
-	if len(l.tasks) > 0 || len(l.flushes) > 0 {
+	if len(l.tasks) > 0 || len(l.resumes) > 0 || len(l.flushes) > 0 {
 		return false
 	}
 	l.asleep.Store(true)
@@ -231,25 +252,30 @@ func (l *loop) sleep() bool {
 }
 
 // runTasks runs what other goroutines queued: tasks first (they may
-// register connections that flush requests refer to), then flushes.
+// register connections that resumes and flush requests refer to), then
+// resumes, then flushes.
 func (l *loop) runTasks() {
 	l.taskMu.Lock()
-	tasks, flushes := l.tasks, l.flushes
-	if len(tasks) == 0 && len(flushes) == 0 {
+	tasks, resumes, flushes := l.tasks, l.resumes, l.flushes
+	if len(tasks) == 0 && len(resumes) == 0 && len(flushes) == 0 {
 		l.taskMu.Unlock()
 		return
 	}
-	l.tasks, l.flushes = l.spareT[:0], l.spareF[:0]
+	l.tasks, l.resumes, l.flushes = l.spareT[:0], l.spareR[:0], l.spareF[:0]
 	l.taskMu.Unlock()
 	for _, fn := range tasks {
 		fn()
+	}
+	for _, c := range resumes {
+		l.resumeStream(c)
 	}
 	for _, c := range flushes {
 		l.markDirty(c)
 	}
 	clear(tasks)
+	clear(resumes)
 	clear(flushes)
-	l.spareT, l.spareF = tasks, flushes
+	l.spareT, l.spareR, l.spareF = tasks, resumes, flushes
 }
 
 // takeReady hands over the connections queued to be read again, and

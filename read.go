@@ -130,7 +130,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		l.markDirty(c)
 	}
 	off, msgs := 0, uint64(0)
-	serial := c.serial()
+	var w *workQueue
 	for off < len(buf) && !c.stopped && !c.closing.Load() {
 		var msg []byte
 		var n int
@@ -157,11 +157,19 @@ func (l *loop) onData(c *Conn, data []byte) {
 		}
 		off += n
 		msgs++
-		if serial == nil {
+		if s.pool == nil {
 			c.serve(msg)
-		} else if serial.Push(job{msg: append(buffer.Get(len(msg)), msg...)}) {
+			continue
+		}
+		if w == nil {
+			w = l.takeWork(c)
+		}
+		if w.serial.Push(job{msg: append(buffer.Get(len(msg)), msg...)}) {
 			c.pauseFor(pauseWorker)
 		}
+	}
+	if w != nil {
+		l.workQueued(w)
 	}
 	l.stats.messagesIn.Add(msgs)
 	l.keepTail(c, buf, off)

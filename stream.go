@@ -72,22 +72,10 @@ func (c *Conn) PauseReading() {
 // something is done, paused or not), and then reads on. Any goroutine may
 // call it; the loop acts on it in its next turn.
 func (c *Conn) ResumeReading() {
-	x := c.more()
-	x.resumes.Add(1)
-	if !c.loop.post(x.resumeTask(c)) {
-		x.resumes.Add(-1)
+	c.resumes.Add(1)
+	if !c.loop.postResume(c) {
+		c.resumes.Add(-1)
 	}
-}
-
-// resumeTask returns c's prebuilt resume task, so resuming (once per HTTP
-// request on the workers) allocates nothing.
-func (x *connRare) resumeTask(c *Conn) func() {
-	if f := x.resume.Load(); f != nil {
-		return *f
-	}
-	f := func() { c.loop.resumeStream(c) }
-	x.resume.CompareAndSwap(nil, &f)
-	return *x.resume.Load()
 }
 
 // keepsInput reports whether c's kept input outlives the end of reading:
@@ -99,7 +87,7 @@ func (c *Conn) keepsInput() bool {
 
 // resumeStream is ResumeReading on the loop.
 func (l *loop) resumeStream(c *Conn) {
-	c.rare.Load().resumes.Add(-1) // ResumeReading made the rare part
+	c.resumes.Add(-1)
 	if c.fd < 0 {
 		return
 	}

@@ -133,8 +133,8 @@ func (l *loop) expire() {
 // busy reports whether c has a message queued for or running on a worker,
 // or output not yet written. On the loop.
 func (c *Conn) busy() bool {
-	s := c.serial()
-	return c.outBlocked || (s != nil && !s.Idle())
+	w := c.loop.work[c]
+	return c.outBlocked || (w != nil && !w.serial.Idle())
 }
 
 // after runs fn on the loop once d has passed. On the loop.

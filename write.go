@@ -163,10 +163,10 @@ func (l *loop) settle(c *Conn) {
 	if c.fd < 0 || !c.stopped {
 		return
 	}
-	if s := c.serial(); s != nil && !s.WhenIdle() {
+	if w := l.work[c]; w != nil && !w.serial.WhenIdle() {
 		return // workerNotified settles again
 	}
-	if x := c.rare.Load(); x != nil && x.resumes.Load() > 0 {
+	if c.resumes.Load() > 0 {
 		return // resumeStream settles again
 	}
 	c.mu.Lock()
