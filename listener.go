@@ -59,24 +59,10 @@ func (s *Server) listen(given []net.Listener, loops int) ([]*listener, error) {
 		}
 		return lns, nil
 	}
-	network, addr := s.Network, s.Addr
-	if network == "" {
-		network = "tcp"
-	}
+	network, opt := sock.ServerListen(s.Network, s.Backlog, s.DeferAccept, s.ReusePort)
+	addr := s.Addr
 	if addr == "" {
 		addr = DefaultAddr
-	}
-	opt := sock.ListenOptions{Backlog: s.Backlog, ReusePort: s.ReusePort}
-	if s.Backlog == 0 {
-		opt.Backlog = DefaultBacklog
-	}
-	if strings.HasPrefix(network, "tcp") {
-		switch {
-		case s.DeferAccept == 0:
-			opt.DeferAccept = DefaultDeferAccept
-		case s.DeferAccept > 0:
-			opt.DeferAccept = s.DeferAccept
-		}
 	}
 	n := 1
 	if s.ReusePort {

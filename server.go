@@ -39,8 +39,8 @@ import (
 // Defaults for the zero values of Server's fields.
 const (
 	DefaultAddr        = "127.0.0.1:19920"
-	DefaultBacklog     = 1024
-	DefaultDeferAccept = time.Second
+	DefaultBacklog     = sock.DefaultBacklog
+	DefaultDeferAccept = sock.DefaultDeferAccept
 	DefaultWorkerQueue = 64
 	// DefaultWriteHighWater and DefaultWriteLowWater bound the output a
 	// connection may have stuck in the server before the loop stops

@@ -197,23 +197,8 @@ func (s *sockets) inherit(log *slog.Logger) error {
 // listener): one, or with ReusePort one per loop in one SO_REUSEPORT
 // group; the backlog; TCP_DEFER_ACCEPT per DeferAccept, for TCP.
 func (s *sockets) listen(srv *simpleserver.Server) error {
-	network := srv.Network
-	if network == "" {
-		network = "tcp"
-	}
+	network, opt := sock.ServerListen(srv.Network, srv.Backlog, srv.DeferAccept, srv.ReusePort)
 	addr := srv.Addr
-	opt := sock.ListenOptions{Backlog: srv.Backlog, ReusePort: srv.ReusePort}
-	if opt.Backlog == 0 {
-		opt.Backlog = simpleserver.DefaultBacklog
-	}
-	if network != "unix" {
-		switch {
-		case srv.DeferAccept == 0:
-			opt.DeferAccept = simpleserver.DefaultDeferAccept
-		case srv.DeferAccept > 0:
-			opt.DeferAccept = srv.DeferAccept
-		}
-	}
 	n := 1
 	if srv.ReusePort {
 		if network == "unix" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -120,3 +121,32 @@ type ListenOptions struct {
 // within one wakeup, so the queue only has to absorb bursts arriving while
 // the loop is busy; 1024 covers that without pinning much memory.
 const DefaultBacklog = 1024
+
+// DefaultDeferAccept is how long TCP_DEFER_ACCEPT holds a connection for
+// its first bytes when the server does not say.
+const DefaultDeferAccept = time.Second
+
+// ServerListen is how a server listens, from its Network, Backlog,
+// DeferAccept and ReusePort fields: network "" is "tcp", DeferAccept 0
+// is DefaultDeferAccept and negative is off, and TCP_DEFER_ACCEPT applies
+// to TCP only. The library's Server and simple-server, which opens the
+// same sockets itself so that it can hand them on at a restart, both
+// listen so.
+func ServerListen(network string, backlog int, deferAccept time.Duration, reusePort bool) (string, ListenOptions) {
+	if network == "" {
+		network = "tcp"
+	}
+	opt := ListenOptions{Backlog: backlog, ReusePort: reusePort}
+	if opt.Backlog <= 0 {
+		opt.Backlog = DefaultBacklog
+	}
+	if strings.HasPrefix(network, "tcp") {
+		switch {
+		case deferAccept == 0:
+			opt.DeferAccept = DefaultDeferAccept
+		case deferAccept > 0:
+			opt.DeferAccept = deferAccept
+		}
+	}
+	return network, opt
+}

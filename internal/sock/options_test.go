@@ -255,3 +255,28 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// ServerListen maps a Server's fields to how it listens, for the library
+// and for simple-server alike.
+func TestServerListen(t *testing.T) {
+	for _, tc := range []struct {
+		network     string
+		backlog     int
+		deferAccept time.Duration
+		reusePort   bool
+		wantNet     string
+		want        ListenOptions
+	}{
+		{"", 0, 0, false, "tcp", ListenOptions{Backlog: DefaultBacklog, DeferAccept: DefaultDeferAccept}},
+		{"tcp4", 16, 2500 * time.Millisecond, true, "tcp4", ListenOptions{Backlog: 16, DeferAccept: 2500 * time.Millisecond, ReusePort: true}},
+		{"tcp6", -1, -1, false, "tcp6", ListenOptions{Backlog: DefaultBacklog}},
+		{"unix", 5, 0, false, "unix", ListenOptions{Backlog: 5}},
+		{"unix", 0, time.Second, false, "unix", ListenOptions{Backlog: DefaultBacklog}},
+	} {
+		network, opt := ServerListen(tc.network, tc.backlog, tc.deferAccept, tc.reusePort)
+		if network != tc.wantNet || opt != tc.want {
+			t.Errorf("ServerListen(%q, %d, %v, %v) = %q, %+v; want %q, %+v",
+				tc.network, tc.backlog, tc.deferAccept, tc.reusePort, network, opt, tc.wantNet, tc.want)
+		}
+	}
+}
