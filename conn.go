@@ -105,15 +105,42 @@ type Conn struct {
 	rare atomic.Pointer[connRare]
 
 	mu  sync.Mutex
-	out buffer.Queue
-	// Stats are settled at each flush, not at each write: one atomic add
-	// per flush instead of several per message.
-	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
-	settledQueued int    // this connection's share of stats.queued
+	out *outQueue // nil while no output waits (see outQueue)
 
 	// value is SetValue's; a pointer, so that Value (once per HTTP request)
 	// takes no lock.
 	value atomic.Pointer[any]
+}
+
+// outQueue is a connection's output while some waits for the socket: the
+// bytes, and the write stats not settled yet (they are settled at each
+// flush, not at each write: one atomic add per flush instead of several
+// per message). A connection holds one only while output waits, so an
+// idle connection holds none (bench/RESULTS.md, (e)); they are pooled,
+// with the chunk list each has grown. Guarded by Conn.mu.
+type outQueue struct {
+	buffer.Queue
+	unsettledMsgs uint64 // writes not yet added to stats.messagesOut
+	settledQueued int    // this connection's share of stats.queued
+}
+
+var outQueues = sync.Pool{New: func() any { return new(outQueue) }}
+
+// queued is the number of bytes c's output holds. With c.mu held.
+func (c *Conn) queued() int {
+	if c.out == nil {
+		return 0
+	}
+	return c.out.Len()
+}
+
+// output returns c's output queue, taking one if c has none. With c.mu
+// held.
+func (c *Conn) output() *outQueue {
+	if c.out == nil {
+		c.out = outQueues.Get().(*outQueue)
+	}
+	return c.out
 }
 
 // connRare is the part of a Conn that most connections never need. It is
@@ -237,15 +264,16 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	if c.overLimit(n) {
 		return 0, ErrSlowConsumer
 	}
-	for _, b := range bufs {
-		c.out.Append(b)
+	if n > 0 { // a WriteNotify of nothing is no message, and queues nothing
+		q := c.output()
+		for _, b := range bufs {
+			q.Append(b)
+		}
+		q.unsettledMsgs++
 	}
 	if done != nil {
 		x := c.moreLocked()
-		x.notes = append(x.notes, writeNote{end: x.written + uint64(c.out.Len()), fn: done})
-	}
-	if n > 0 {
-		c.unsettledMsgs++ // a WriteNotify of nothing is no message
+		x.notes = append(x.notes, writeNote{end: x.written + uint64(c.queued()), fn: done})
 	}
 	c.mu.Unlock()
 	// The append is ordered before this load. If it sees the flag set,
@@ -263,7 +291,7 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 // past Server.MaxPendingBytes, and if so closes c. With c.mu held, which
 // it releases when it reports true.
 func (c *Conn) overLimit(n int) bool {
-	if limit := c.loop.srv.maxPending; limit <= 0 || c.out.Len()+n <= limit {
+	if limit := c.loop.srv.maxPending; limit <= 0 || c.queued()+n <= limit {
 		return false
 	}
 	// The peer does not read what it asks for: stop holding memory for
@@ -271,7 +299,9 @@ func (c *Conn) overLimit(n int) bool {
 	c.closed = true
 	c.closing.Store(true)
 	c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
-	c.out.Reset()
+	if c.out != nil {
+		c.out.Reset()
+	}
 	c.mu.Unlock()
 	c.loop.post(func() { c.loop.closeConn(c, kindNone, nil) })
 	return true
@@ -289,7 +319,7 @@ func (c *Conn) WriteDirect(p []byte) (int, error) {
 		return c.enqueue(nil, p)
 	}
 	c.mu.Lock()
-	if c.closed || c.wr != wrOpen || c.out.Len() > 0 {
+	if c.closed || c.wr != wrOpen || c.queued() > 0 {
 		c.mu.Unlock()
 		return c.enqueue(nil, p)
 	}
@@ -298,7 +328,6 @@ func (c *Conn) WriteDirect(p []byte) (int, error) {
 	// An error is left for the flush to meet again, and close c for.
 	n, _ := sock.Write(int(c.fd), p)
 	n = max(n, 0)
-	c.unsettledMsgs++
 	if x := c.rare.Load(); x != nil {
 		x.written += uint64(n) // write notes count every byte written
 	}
@@ -307,7 +336,12 @@ func (c *Conn) WriteDirect(p []byte) (int, error) {
 		if c.overLimit(len(p) - n) {
 			return 0, ErrSlowConsumer
 		}
-		c.out.Append(p[n:])
+		q := c.output()
+		q.Append(p[n:])
+		q.unsettledMsgs++
+	} else {
+		// Nothing queued to settle it with.
+		l.stats.messagesOut.Add(1)
 	}
 	c.mu.Unlock()
 	if n > 0 {
@@ -334,7 +368,7 @@ func (c *Conn) WaitDrain() error {
 		c.mu.Unlock()
 		return ErrConnClosed
 	}
-	if high <= 0 || c.out.Len() < high {
+	if high <= 0 || c.queued() < high {
 		c.mu.Unlock()
 		return nil
 	}
@@ -437,7 +471,7 @@ func (c *Conn) Value() any {
 func (c *Conn) Buffered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.out.Len()
+	return c.queued()
 }
 
 // setReason records why c closes unless a reason is recorded already.

@@ -22,7 +22,7 @@ func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
 	var n int
 	var err error
-	if c.out.Len() > 0 {
+	if c.queued() > 0 {
 		n, err = c.out.WriteTo(int(c.fd), l.iov)
 	}
 	// Notes fire with nothing queued too: a WriteNotify of no bytes asks
@@ -39,7 +39,7 @@ func (l *loop) flush(c *Conn) {
 			x.notes = x.notes[:copy(x.notes, x.notes[k:])]
 		}
 	}
-	pending := c.out.Len()
+	pending := c.queued()
 	// CloseWrite's shutdown follows the last queued byte.
 	shut := c.wr == wrAsked && pending == 0 && err == nil
 	if shut {
@@ -89,16 +89,25 @@ func (l *loop) wakeDrain(c *Conn, pending int) {
 	}
 }
 
-// settleStats brings the loop's counters up to date with c's writes.
-// Called with c.mu held, on the loop.
+// settleStats brings the loop's counters up to date with c's writes, and
+// gives c's output queue back once it is empty. Called with c.mu held, on
+// the loop.
 func (l *loop) settleStats(c *Conn) {
-	if c.unsettledMsgs > 0 {
-		l.stats.messagesOut.Add(c.unsettledMsgs)
-		c.unsettledMsgs = 0
+	q := c.out
+	if q == nil {
+		return
 	}
-	if d := c.out.Len() - c.settledQueued; d != 0 {
+	if q.unsettledMsgs > 0 {
+		l.stats.messagesOut.Add(q.unsettledMsgs)
+		q.unsettledMsgs = 0
+	}
+	if d := q.Len() - q.settledQueued; d != 0 {
 		l.stats.queued.Add(int64(d))
-		c.settledQueued += d
+		q.settledQueued += d
+	}
+	if q.Len() == 0 {
+		c.out = nil
+		outQueues.Put(q)
 	}
 }
 
@@ -170,7 +179,7 @@ func (l *loop) settle(c *Conn) {
 		return // resumeStream settles again
 	}
 	c.mu.Lock()
-	pending, wr := c.out.Len(), c.wr
+	pending, wr := c.queued(), c.wr
 	c.mu.Unlock()
 	if pending > 0 {
 		if !c.outBlocked {
@@ -240,7 +249,9 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 		reason, notes, x.notes = x.reason, x.notes, nil
 	}
 	l.wakeDrain(c, 0)
-	c.out.Reset()
+	if c.out != nil {
+		c.out.Reset()
+	}
 	l.settleStats(c)
 	c.mu.Unlock()
 
