@@ -85,21 +85,12 @@ type Conn struct {
 
 	dialed bool // made by Dial: its callbacks are rare.dial's (immutable)
 
-	// resumes counts ResumeReading calls posted to the loop and not run
-	// yet: until they run, a stopped stream is not settled, because the
-	// handler that asked to be resumed has kept input still to serve.
-	// (In the flags' word, which had room: an HTTP Handler's connection
-	// resumes once per request, and needs no rare part for it.)
-	resumes atomic.Int32
+	// state holds what goroutines other than the loop read or write
+	// without mu, in the flags' word (see stFlushQueued, stClosing and
+	// stResume): one word instead of three keeps Conn in its size class.
+	state atomic.Uint32
 
-	idle timer.Node[*Conn]
-
-	// flushQueued is true while the connection is known to be flushed
-	// before the loop next sleeps: a writer that finds it set need not
-	// ask. See Conn.enqueue and loop.flush for the ordering argument.
-	flushQueued atomic.Bool
-	// closing mirrors closed for readers that must not take mu.
-	closing atomic.Bool
+	idle timer.Node // in loop.idles; see connOf
 	// rare is made, under mu, the first time it is needed; the loop reads
 	// it without mu, hence the atomic pointer.
 	rare atomic.Pointer[connRare]
@@ -111,6 +102,34 @@ type Conn struct {
 	// takes no lock.
 	value atomic.Pointer[any]
 }
+
+// Conn.state's bits.
+const (
+	// stFlushQueued is set while the connection is known to be flushed
+	// before the loop next sleeps: a writer that finds it set need not
+	// ask. See Conn.enqueue and loop.flush for the ordering argument.
+	stFlushQueued = 1 << iota
+	// stClosing mirrors Conn.closed for readers that must not take mu.
+	stClosing
+	// stResume is one ResumeReading posted to the loop and not run yet;
+	// the bits from here up count them. Until they run, a stopped stream
+	// is not settled, because the handler that asked to be resumed has
+	// kept input still to serve. (Here rather than in the rare part: an
+	// HTTP Handler's connection resumes once per request.)
+	stResume
+)
+
+func (c *Conn) flushQueued() bool { return c.state.Load()&stFlushQueued != 0 }
+
+// claimFlush sets stFlushQueued and reports whether it was clear: the
+// caller is the one to ask for the flush.
+func (c *Conn) claimFlush() bool     { return c.state.Or(stFlushQueued)&stFlushQueued == 0 }
+func (c *Conn) clearFlushQueued()    { c.state.And(^uint32(stFlushQueued)) }
+func (c *Conn) isClosing() bool      { return c.state.Load()&stClosing != 0 }
+func (c *Conn) markClosing()         { c.state.Or(stClosing) }
+func (c *Conn) resumePosted()        { c.state.Add(stResume) }
+func (c *Conn) resumeDone()          { c.state.Add(^uint32(stResume - 1)) }
+func (c *Conn) resumesPending() bool { return c.state.Load() >= stResume }
 
 // outQueue is a connection's output while some waits for the socket: the
 // bytes, and the write stats not settled yet (they are settled at each
@@ -147,9 +166,10 @@ func (c *Conn) output() *outQueue {
 // made the first time a connection needs any of it, and then kept.
 type connRare struct {
 	// Owned by the loop goroutine.
-	in      []byte            // the start of a frame not complete yet
-	readDL  timer.Node[*Conn] // armed while a frame is incomplete
-	writeDL timer.Node[*Conn] // armed while output is blocked
+	in      []byte     // the start of a frame not complete yet
+	conn    *Conn      // whose rare part this is
+	readDL  timer.Node // in loop.readDLs while a frame is incomplete
+	writeDL timer.Node // in loop.writeDLs while output is blocked
 
 	// Guarded by Conn.mu. A note's end is an offset in the output stream
 	// counted from when connRare was made; written is the same count of
@@ -176,7 +196,6 @@ type job struct {
 // (fd -1: it has no socket yet). Any goroutine: c is not published yet.
 func (l *loop) newConn(fd int, peer sock.Peer, dial *dialState) *Conn {
 	c := &Conn{loop: l, fd: int32(fd), peer: peer}
-	c.idle.Value = c
 	if dial != nil {
 		c.moreLocked().dial = dial
 		c.dialed, c.pause = true, pauseDial
@@ -216,14 +235,14 @@ func (c *Conn) moreLocked() *connRare {
 // newRare makes c's rare part. With c.mu held, or before c is published.
 func (c *Conn) newRare() *connRare {
 	x := &connRare{}
-	x.readDL.Value, x.writeDL.Value = c, c
+	x.conn = c
 	c.rare.Store(x)
 	return x
 }
 
 // canRead reports whether the loop should read c now.
 func (c *Conn) canRead() bool {
-	return !c.stopped && c.pause == 0 && !c.closing.Load()
+	return !c.stopped && c.pause == 0 && !c.isClosing()
 }
 
 // Write queues p to be sent and returns len(p). It never blocks: the bytes
@@ -281,7 +300,7 @@ func (c *Conn) enqueue(done func(*Conn, error), bufs ...[]byte) (int, error) {
 	// to flush, so that flush sees the append. The plain load first
 	// spares handlers on the loop (where the flag is always set) a
 	// locked instruction per write.
-	if !c.flushQueued.Load() && c.flushQueued.CompareAndSwap(false, true) {
+	if !c.flushQueued() && c.claimFlush() {
 		c.loop.requestFlush(c)
 	}
 	return n, nil
@@ -297,7 +316,7 @@ func (c *Conn) overLimit(n int) bool {
 	// The peer does not read what it asks for: stop holding memory for
 	// it. Queued output is dropped; the close does not flush.
 	c.closed = true
-	c.closing.Store(true)
+	c.markClosing()
 	c.setReasonLocked(kindSlowConsumer, ErrSlowConsumer)
 	if c.out != nil {
 		c.out.Reset()
@@ -379,7 +398,7 @@ func (c *Conn) WaitDrain() error {
 	ch := x.drained
 	c.mu.Unlock()
 	<-ch
-	if c.closing.Load() {
+	if c.isClosing() {
 		return ErrConnClosed
 	}
 	return nil
@@ -395,7 +414,7 @@ func (c *Conn) Close() error {
 		return ErrConnClosed
 	}
 	c.closed = true
-	c.closing.Store(true)
+	c.markClosing()
 	c.setReasonLocked(kindHandler, nil)
 	c.mu.Unlock()
 	c.loop.post(func() { c.loop.stopReading(c, kindHandler, nil) })

@@ -339,7 +339,7 @@ func (l *loop) connected(c *Conn, ev uint32) bool {
 	if c.fd < 0 {
 		return false // OnOpen closed it at once
 	}
-	if c.closing.Load() {
+	if c.isClosing() {
 		// Closed while connecting: what it queued goes out first.
 		l.stopReading(c, kindHandler, nil)
 	}

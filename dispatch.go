@@ -100,7 +100,7 @@ func (c *Conn) serveOffloaded(j job) {
 		c.protect(j.fn)
 		return
 	}
-	if !c.closing.Load() {
+	if !c.isClosing() {
 		c.serve(j.msg)
 	}
 	buffer.Put(j.msg)

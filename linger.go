@@ -3,6 +3,7 @@ package simpleserver
 import (
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/simple-server/simpleserver/internal/poll"
 	"github.com/simple-server/simpleserver/internal/sock"
@@ -30,7 +31,7 @@ const lingerBudget = 4
 // lingerer is a socket whose connection has closed.
 type lingerer struct {
 	fd   int
-	node timer.Node[*lingerer]
+	node timer.Node // in loop.lingers
 }
 
 // linger starts the lingering close of fd. On the loop.
@@ -40,7 +41,6 @@ func (l *loop) linger(fd int) {
 		return
 	}
 	lg := &lingerer{fd: fd}
-	lg.node.Value = lg
 	if l.lingering == nil {
 		l.lingering = make(map[int]*lingerer)
 	}
@@ -78,7 +78,7 @@ func (l *loop) unlinger(lg *lingerer) {
 // expireLingers closes lingering sockets whose time is up. On the loop.
 func (l *loop) expireLingers(now time.Duration) {
 	for n := l.lingers.Front(); n != nil && n.At <= now; n = l.lingers.Front() {
-		l.unlinger(n.Value)
+		l.unlinger(timer.Owner[lingerer](n, unsafe.Offsetof(lingerer{}.node)))
 	}
 }
 

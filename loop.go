@@ -58,14 +58,14 @@ type loop struct {
 
 	base     time.Time     // the loop's clock starts here (immutable)
 	now      time.Duration // the loop's clock, read once per turn
-	idles    timer.List[*Conn]
-	readDLs  timer.List[*Conn]
-	writeDLs timer.List[*Conn]
+	idles    timer.List    // Conn.idle nodes
+	readDLs  timer.List    // connRare.readDL nodes
+	writeDLs timer.List    // connRare.writeDL nodes
 	timers   timer.Heap
 
 	lingering map[int]*lingerer  // closed connections' sockets, by fd
 	resolving map[*Conn]struct{} // dials whose names are being resolved
-	lingers   timer.List[*lingerer]
+	lingers   timer.List         // lingerer.node nodes
 
 	stats counters // read by Server.Stats from any goroutine
 
@@ -117,7 +117,7 @@ func (l *loop) post(fn func()) bool {
 }
 
 // requestFlush queues c to be flushed by the loop. Any goroutine may call
-// it; Conn.flushQueued makes sure each connection is queued once.
+// it; Conn.state's stFlushQueued makes sure each connection is queued once.
 func (l *loop) requestFlush(c *Conn) { l.queueConn(&l.flushes, c) }
 
 // postResume queues ResumeReading's resume of c, without a task to

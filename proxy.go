@@ -162,7 +162,7 @@ func (l *loop) proxyHeader(c *Conn, st *proxyState, buf []byte) (int, bool) {
 	}
 	c.mu.Unlock()
 	l.opened(c)
-	return n, c.fd >= 0 && !c.stopped && !c.closing.Load()
+	return n, c.fd >= 0 && !c.stopped && !c.isClosing()
 }
 
 // awaitingProxy reports whether c's PROXY header is still to come. On the

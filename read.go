@@ -55,7 +55,7 @@ func (l *loop) read(c *Conn) {
 		switch {
 		case err == nil: // EOF: the peer will send nothing more
 			c.setReason(kindPeer, nil)
-			if c.cb().stream != nil && !c.closing.Load() && !c.awaitingProxy() {
+			if c.cb().stream != nil && !c.isClosing() && !c.awaitingProxy() {
 				// A stream handler learns of the EOF with what it kept,
 				// which may be a message cut short.
 				var kept []byte
@@ -65,7 +65,7 @@ func (l *loop) read(c *Conn) {
 				l.serveStream(c, kept, true)
 			}
 			c.stopped, c.sawEOF = true, true
-			if f := c.cb().onEOF; f != nil && !c.closing.Load() {
+			if f := c.cb().onEOF; f != nil && !c.isClosing() {
 				c.halfOpen = true
 				f(c)
 			}
@@ -78,7 +78,7 @@ func (l *loop) read(c *Conn) {
 		}
 		break
 	}
-	if c.stopped || c.closing.Load() {
+	if c.stopped || c.isClosing() {
 		l.stopReading(c, kindNone, nil)
 	}
 }
@@ -93,7 +93,7 @@ func (l *loop) readAgain(c *Conn) {
 
 // onData cuts data (prefixed by any partial frame kept from earlier) into
 // messages and dispatches them. It never closes c: a close decided here
-// only sets c.stopped (or c.closing), and the caller settles c once data
+// only sets c.stopped (or stClosing), and the caller settles c once data
 // and the kept partial frame are no longer in use. On the loop.
 func (l *loop) onData(c *Conn, data []byte) {
 	s, cb := l.srv, c.cb()
@@ -114,7 +114,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		buf = buf[n:]
 	}
 	if cb.stream != nil {
-		if !c.closing.Load() {
+		if !c.isClosing() {
 			l.serveStream(c, buf, false)
 		} else {
 			l.keepTail(c, buf, len(buf))
@@ -124,14 +124,14 @@ func (l *loop) onData(c *Conn, data []byte) {
 	if s.pool == nil {
 		// The handler runs here and will likely write: this turn's
 		// flush covers it, so its writes need not request one.
-		if !c.flushQueued.Load() {
-			c.flushQueued.Store(true)
+		if !c.flushQueued() {
+			c.claimFlush()
 		}
 		l.markDirty(c)
 	}
 	off, msgs := 0, uint64(0)
 	var w *workQueue
-	for off < len(buf) && !c.stopped && !c.closing.Load() {
+	for off < len(buf) && !c.stopped && !c.isClosing() {
 		var msg []byte
 		var n int
 		if cb.codec == nil {
@@ -186,7 +186,7 @@ func (l *loop) keepTail(c *Conn, buf []byte, off int) {
 	x := c.rare.Load()
 	framed := c.cb().stream == nil
 	switch {
-	case c.closing.Load() || c.stopped && !c.keepsInput():
+	case c.isClosing() || c.stopped && !c.keepsInput():
 		if x != nil {
 			l.release(x)
 			l.readDLs.Remove(&x.readDL)

@@ -72,9 +72,9 @@ func (c *Conn) PauseReading() {
 // something is done, paused or not), and then reads on. Any goroutine may
 // call it; the loop acts on it in its next turn.
 func (c *Conn) ResumeReading() {
-	c.resumes.Add(1)
+	c.resumePosted()
 	if !c.loop.postResume(c) {
-		c.resumes.Add(-1)
+		c.resumeDone()
 	}
 }
 
@@ -82,12 +82,12 @@ func (c *Conn) ResumeReading() {
 // a StreamHandler's after the peer's EOF, until the handler is done with
 // it or c closes. On the loop.
 func (c *Conn) keepsInput() bool {
-	return c.sawEOF && c.cb().stream != nil && !c.closing.Load()
+	return c.sawEOF && c.cb().stream != nil && !c.isClosing()
 }
 
 // resumeStream is ResumeReading on the loop.
 func (l *loop) resumeStream(c *Conn) {
-	c.resumes.Add(-1)
+	c.resumeDone()
 	if c.fd < 0 {
 		return
 	}
@@ -114,7 +114,7 @@ func (l *loop) resumeStream(c *Conn) {
 func (l *loop) reofferStream(c *Conn) {
 	if c.pause&pauseOutput != 0 {
 		c.reoffer = true // once the output drains (watermarks)
-	} else if !c.closing.Load() {
+	} else if !c.isClosing() {
 		c.reoffer = false
 		var kept []byte
 		if x := c.rare.Load(); x != nil {
@@ -135,8 +135,8 @@ func (l *loop) reofferStream(c *Conn) {
 func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
 	// ServeStream runs here and will likely write: this turn's flush
 	// covers it, so its writes need not request one.
-	if !c.flushQueued.Load() {
-		c.flushQueued.Store(true)
+	if !c.flushQueued() {
+		c.claimFlush()
 	}
 	l.markDirty(c)
 	n := 0
@@ -159,7 +159,7 @@ func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
 // loop.
 func (c *Conn) StartReadTimeout() {
 	if c.loop.srv.ReadTimeout > 0 && c.fd >= 0 {
-		if x := c.more(); !x.readDL.Linked() {
+		if x := c.more(); !c.loop.readDLs.Contains(&x.readDL) {
 			c.loop.armReadDL(c)
 		}
 	}

@@ -3,6 +3,7 @@ package simpleserver
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/simple-server/simpleserver/internal/timer"
 )
@@ -94,7 +95,7 @@ func (l *loop) waitMsec() int {
 func (l *loop) expire() {
 	now := l.now
 	for n := l.idles.Front(); n != nil && n.At <= now; n = l.idles.Front() {
-		c := n.Value
+		c := timer.Owner[Conn](n, unsafe.Offsetof(Conn{}.idle))
 		if c.busy() {
 			// Work is in flight (a handler runs, output waits): not
 			// idle, whatever the clock says.
@@ -106,8 +107,8 @@ func (l *loop) expire() {
 	}
 	for n := l.readDLs.Front(); n != nil && n.At <= now; n = l.readDLs.Front() {
 		l.readDLs.Remove(n)
-		c := n.Value
-		if c.cb().stream != nil && c.fd >= 0 && !c.stopped && !c.closing.Load() {
+		c := timer.Owner[connRare](n, unsafe.Offsetof(connRare{}.readDL)).conn
+		if c.cb().stream != nil && c.fd >= 0 && !c.stopped && !c.isClosing() {
 			// Nothing more will be read: the handler hears it as the
 			// end of input, so that a worker waiting for the rest of
 			// a message (an HTTP body) is released rather than held
@@ -122,7 +123,7 @@ func (l *loop) expire() {
 		l.stopReading(c, kindReadTimeout, ErrReadTimeout)
 	}
 	for n := l.writeDLs.Front(); n != nil && n.At <= now; n = l.writeDLs.Front() {
-		l.closeConn(n.Value, kindWriteTimeout, ErrWriteTimeout)
+		l.closeConn(timer.Owner[connRare](n, unsafe.Offsetof(connRare{}.writeDL)).conn, kindWriteTimeout, ErrWriteTimeout)
 	}
 	for e := l.timers.PopDue(now); e != nil; e = l.timers.PopDue(now) {
 		e.Fn()

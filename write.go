@@ -18,7 +18,7 @@ func (l *loop) flush(c *Conn) {
 	}
 	// Cleared before mu is taken: a writer that appends after this point
 	// either is seen by this flush or requests another one.
-	c.flushQueued.Store(false)
+	c.clearFlushQueued()
 	c.mu.Lock()
 	var n int
 	var err error
@@ -175,7 +175,7 @@ func (l *loop) settle(c *Conn) {
 	if w := l.work[c]; w != nil && !w.serial.WhenIdle() {
 		return // workerNotified settles again
 	}
-	if c.resumes.Load() > 0 {
+	if c.resumesPending() {
 		return // resumeStream settles again
 	}
 	c.mu.Lock()
@@ -233,7 +233,7 @@ func (l *loop) detach(c *Conn, kind closeKind, reason error, how ending) {
 	fd := int(c.fd)
 	c.fd = -1
 	c.closed = true
-	c.closing.Store(true)
+	c.markClosing()
 	c.setReasonLocked(kind, reason)
 	if how == endHandOver {
 		// Handed over, whatever was on its way: a drain, the peer's EOF.

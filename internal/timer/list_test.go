@@ -4,11 +4,12 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // checkList verifies every structural invariant of l and that its nodes,
 // walked from the front, are exactly want (in order).
-func checkList[T any](t *testing.T, l *List[T], want []*Node[T]) {
+func checkList(t *testing.T, l *List, want []*Node) {
 	t.Helper()
 	if got := l.Len(); got != len(want) {
 		t.Fatalf("Len() = %d, want %d", got, len(want))
@@ -32,7 +33,7 @@ func checkList[T any](t *testing.T, l *List[T], want []*Node[T]) {
 		t.Fatalf("tail.next = %p, want nil", l.tail.next)
 	}
 	// Forward walk.
-	var prev *Node[T]
+	var prev *Node
 	i := 0
 	for n := l.Front(); n != nil; n = n.next {
 		if i >= len(want) {
@@ -44,8 +45,8 @@ func checkList[T any](t *testing.T, l *List[T], want []*Node[T]) {
 		if n.prev != prev {
 			t.Fatalf("node %d: prev = %p, want %p", i, n.prev, prev)
 		}
-		if n.list != l || !n.Linked() {
-			t.Fatalf("node %d: list = %p, want %p", i, n.list, l)
+		if !l.Contains(n) {
+			t.Fatalf("node %d: walked but not contained", i)
 		}
 		if prev != nil && prev.At > n.At {
 			t.Fatalf("node %d: At %v before predecessor's %v", i, n.At, prev.At)
@@ -75,34 +76,62 @@ func checkList[T any](t *testing.T, l *List[T], want []*Node[T]) {
 	}
 }
 
-// checkUnlinked verifies n carries no stale links.
-func checkUnlinked[T any](t *testing.T, n *Node[T]) {
+// checkUnlinked verifies that n, one of l's nodes, is out of l and
+// carries no stale links.
+func checkUnlinked(t *testing.T, l *List, n *Node) {
 	t.Helper()
-	if n.Linked() || n.list != nil || n.prev != nil || n.next != nil {
-		t.Fatalf("unlinked node has list=%p prev=%p next=%p", n.list, n.prev, n.next)
+	if l.Contains(n) || n.prev != nil || n.next != nil {
+		t.Fatalf("unlinked node: contained %v, prev=%p next=%p", l.Contains(n), n.prev, n.next)
 	}
 }
 
-func newNodes(k int) []*Node[int] {
-	ns := make([]*Node[int], k)
+// item is a node's owner, as a connection is: the node is embedded in it.
+type item struct {
+	v    int
+	node Node
+}
+
+func value(n *Node) int { return Owner[item](n, unsafe.Offsetof(item{}.node)).v }
+
+func newNodes(k int) []*Node {
+	ns := make([]*Node, k)
 	for i := range ns {
-		ns[i] = &Node[int]{Value: i}
+		ns[i] = &(&item{v: i}).node
 	}
 	return ns
 }
 
+// Owner finds the item a node is embedded in, wherever the node's field
+// sits in it.
+func TestOwner(t *testing.T) {
+	type wide struct {
+		head [3]uint64
+		node Node
+		tail int
+	}
+	w := &wide{head: [3]uint64{1, 2, 3}, tail: 7}
+	if got := Owner[wide](&w.node, unsafe.Offsetof(wide{}.node)); got != w || got.head[2] != 3 || got.tail != 7 {
+		t.Fatalf("Owner = %p, want %p", got, w)
+	}
+	for i, n := range newNodes(5) {
+		if value(n) != i {
+			t.Fatalf("node %d: owner's value %d", i, value(n))
+		}
+	}
+}
+
 func TestListZero(t *testing.T) {
-	var l List[int]
+	var l List
 	checkList(t, &l, nil)
-	var n Node[int]
-	checkUnlinked(t, &n)
+	var n Node
+	checkUnlinked(t, &l, &n)
 	l.Remove(&n) // no-op on an empty list
 	checkList(t, &l, nil)
-	checkUnlinked(t, &n)
+	checkUnlinked(t, &l, &n)
 }
 
 func TestListPushOrder(t *testing.T) {
-	var l List[int]
+	var l List
 	ns := newNodes(1000)
 	for i, n := range ns {
 		l.PushBack(n, time.Duration(i)*time.Millisecond)
@@ -110,9 +139,9 @@ func TestListPushOrder(t *testing.T) {
 			t.Fatalf("after %d pushes Len() = %d", i+1, l.Len())
 		}
 		if l.Front() != ns[0] {
-			t.Fatalf("after %d pushes Front() = node %d", i+1, l.Front().Value)
+			t.Fatalf("after %d pushes Front() = node %d", i+1, value(l.Front()))
 		}
-		if !n.Linked() {
+		if !l.Contains(n) {
 			t.Fatalf("node %d not linked after PushBack", i)
 		}
 		if n.At != time.Duration(i)*time.Millisecond {
@@ -123,11 +152,11 @@ func TestListPushOrder(t *testing.T) {
 	// Front order equals push order when draining from the front.
 	for i := range ns {
 		f := l.Front()
-		if f != ns[i] || f.Value != i {
-			t.Fatalf("drain %d: Front() = %v", i, f.Value)
+		if f != ns[i] || value(f) != i {
+			t.Fatalf("drain %d: Front() = %v", i, value(f))
 		}
 		l.Remove(f)
-		checkUnlinked(t, f)
+		checkUnlinked(t, &l, f)
 		if l.Len() != len(ns)-i-1 {
 			t.Fatalf("drain %d: Len() = %d", i, l.Len())
 		}
@@ -136,27 +165,27 @@ func TestListPushOrder(t *testing.T) {
 }
 
 func TestListRearmMovesToTail(t *testing.T) {
-	var l List[int]
+	var l List
 	ns := newNodes(5)
 	for i, n := range ns {
 		l.PushBack(n, time.Duration(i))
 	}
 	at := time.Duration(len(ns))
-	rearm := func(n *Node[int], want []*Node[int]) {
+	rearm := func(n *Node, want []*Node) {
 		t.Helper()
 		l.PushBack(n, at)
 		if n.At != at {
-			t.Fatalf("re-armed node %d: At = %v, want %v", n.Value, n.At, at)
+			t.Fatalf("re-armed node %d: At = %v, want %v", value(n), n.At, at)
 		}
 		at++
 		checkList(t, &l, want)
 	}
 	// Middle.
-	rearm(ns[2], []*Node[int]{ns[0], ns[1], ns[3], ns[4], ns[2]})
+	rearm(ns[2], []*Node{ns[0], ns[1], ns[3], ns[4], ns[2]})
 	// Head.
-	rearm(ns[0], []*Node[int]{ns[1], ns[3], ns[4], ns[2], ns[0]})
+	rearm(ns[0], []*Node{ns[1], ns[3], ns[4], ns[2], ns[0]})
 	// Tail: stays put, but its deadline moves.
-	rearm(ns[0], []*Node[int]{ns[1], ns[3], ns[4], ns[2], ns[0]})
+	rearm(ns[0], []*Node{ns[1], ns[3], ns[4], ns[2], ns[0]})
 	// Everyone in turn, back to the original order.
 	for _, n := range ns {
 		l.PushBack(n, at)
@@ -165,19 +194,19 @@ func TestListRearmMovesToTail(t *testing.T) {
 	checkList(t, &l, ns)
 
 	// A single-node list re-armed in place.
-	var one List[int]
-	n := &Node[int]{}
+	var one List
+	n := &Node{}
 	one.PushBack(n, 1)
 	one.PushBack(n, 2)
-	checkList(t, &one, []*Node[int]{n})
+	checkList(t, &one, []*Node{n})
 	if n.At != 2 {
 		t.Fatalf("At = %v, want 2", n.At)
 	}
 }
 
 func TestListRemovePositions(t *testing.T) {
-	build := func(k int) (*List[int], []*Node[int]) {
-		l := new(List[int])
+	build := func(k int) (*List, []*Node) {
+		l := new(List)
 		ns := newNodes(k)
 		for i, n := range ns {
 			l.PushBack(n, time.Duration(i))
@@ -185,27 +214,27 @@ func TestListRemovePositions(t *testing.T) {
 		checkList(t, l, ns)
 		return l, ns
 	}
-	without := func(ns []*Node[int], i int) []*Node[int] {
-		out := append([]*Node[int](nil), ns[:i]...)
+	without := func(ns []*Node, i int) []*Node {
+		out := append([]*Node(nil), ns[:i]...)
 		return append(out, ns[i+1:]...)
 	}
 
 	t.Run("head", func(t *testing.T) {
 		l, ns := build(4)
 		l.Remove(ns[0])
-		checkUnlinked(t, ns[0])
+		checkUnlinked(t, l, ns[0])
 		checkList(t, l, without(ns, 0))
 	})
 	t.Run("middle", func(t *testing.T) {
 		l, ns := build(4)
 		l.Remove(ns[2])
-		checkUnlinked(t, ns[2])
+		checkUnlinked(t, l, ns[2])
 		checkList(t, l, without(ns, 2))
 	})
 	t.Run("tail", func(t *testing.T) {
 		l, ns := build(4)
 		l.Remove(ns[3])
-		checkUnlinked(t, ns[3])
+		checkUnlinked(t, l, ns[3])
 		checkList(t, l, without(ns, 3))
 		// The new tail still accepts appends correctly.
 		l.PushBack(ns[3], 10)
@@ -214,7 +243,7 @@ func TestListRemovePositions(t *testing.T) {
 	t.Run("only", func(t *testing.T) {
 		l, ns := build(1)
 		l.Remove(ns[0])
-		checkUnlinked(t, ns[0])
+		checkUnlinked(t, l, ns[0])
 		checkList(t, l, nil)
 		// And the emptied list is reusable.
 		l.PushBack(ns[0], 5)
@@ -234,146 +263,102 @@ func TestListRemovePositions(t *testing.T) {
 			n := want[i]
 			want = without(want, i)
 			l.Remove(n)
-			checkUnlinked(t, n)
+			checkUnlinked(t, l, n)
 			checkList(t, l, want)
 		}
 	})
 }
 
 func TestListRemoveNotMember(t *testing.T) {
-	var a, b List[int]
-	ns := newNodes(6)
-	for i, n := range ns[:3] {
-		a.PushBack(n, time.Duration(i))
-	}
-	for i, n := range ns[3:] {
-		b.PushBack(n, time.Duration(i))
+	var l List
+	ns := newNodes(3)
+	for i, n := range ns {
+		l.PushBack(n, time.Duration(i))
 	}
 
 	// Unlinked node: no-op, twice.
-	free := &Node[int]{Value: 99}
-	a.Remove(free)
-	a.Remove(free)
-	checkUnlinked(t, free)
-	checkList(t, &a, ns[:3])
+	free := newNodes(1)[0]
+	l.Remove(free)
+	l.Remove(free)
+	checkUnlinked(t, &l, free)
+	checkList(t, &l, ns)
 
-	// Node of another list, at each position: no-op on both lists.
-	for _, n := range ns[3:] {
-		a.Remove(n)
-		checkList(t, &a, ns[:3])
-		checkList(t, &b, ns[3:])
+	// Already-removed node, at each position: the second Remove is a
+	// no-op.
+	for _, i := range []int{1, 0, 0} {
+		n := ns[i]
+		ns = append(ns[:i:i], ns[i+1:]...)
+		l.Remove(n)
+		checkList(t, &l, ns)
+		l.Remove(n)
+		checkUnlinked(t, &l, n)
+		checkList(t, &l, ns)
 	}
-	for _, n := range ns[:3] {
-		b.Remove(n)
-		checkList(t, &a, ns[:3])
-		checkList(t, &b, ns[3:])
-	}
-
-	// Already-removed node: the second Remove is a no-op.
-	a.Remove(ns[1])
-	checkList(t, &a, []*Node[int]{ns[0], ns[2]})
-	a.Remove(ns[1])
-	checkUnlinked(t, ns[1])
-	checkList(t, &a, []*Node[int]{ns[0], ns[2]})
-
-	// Remove from an empty list of a node linked elsewhere.
-	var empty List[int]
-	empty.Remove(ns[0])
-	checkList(t, &empty, nil)
-	checkList(t, &a, []*Node[int]{ns[0], ns[2]})
 }
 
-func TestListPushMovesBetweenLists(t *testing.T) {
-	var a, b List[int]
-	ns := newNodes(4)
-	for i, n := range ns {
-		a.PushBack(n, time.Duration(i))
-	}
-	b.PushBack(ns[1], 10) // middle of a
-	checkList(t, &a, []*Node[int]{ns[0], ns[2], ns[3]})
-	checkList(t, &b, []*Node[int]{ns[1]})
-	b.PushBack(ns[3], 11) // tail of a
-	checkList(t, &a, []*Node[int]{ns[0], ns[2]})
-	checkList(t, &b, []*Node[int]{ns[1], ns[3]})
-	b.PushBack(ns[0], 12) // head of a
-	checkList(t, &a, []*Node[int]{ns[2]})
-	checkList(t, &b, []*Node[int]{ns[1], ns[3], ns[0]})
-	b.PushBack(ns[2], 13) // only node of a
-	checkList(t, &a, nil)
-	checkList(t, &b, []*Node[int]{ns[1], ns[3], ns[0], ns[2]})
-}
-
-// TestListModel drives two lists with random operations over a shared pool
-// of nodes and compares them with slice models after every step.
+// TestListModel drives a list with random operations over a pool of its
+// nodes and compares it with a slice model after every step.
 func TestListModel(t *testing.T) {
 	const (
 		pool = 64
 		ops  = 20000
 	)
 	r := rand.New(rand.NewPCG(1, 2))
-	lists := [2]*List[int]{new(List[int]), new(List[int])}
-	var models [2][]*Node[int]
-	owner := make(map[*Node[int]]int) // node -> index of its list
+	var l List
+	var model []*Node
+	in := make(map[*Node]bool)
 	ns := newNodes(pool)
 	var at time.Duration
 
-	removeFromModel := func(li int, n *Node[int]) {
-		m := models[li]
-		for i, x := range m {
+	removeFromModel := func(n *Node) {
+		for i, x := range model {
 			if x == n {
-				models[li] = append(m[:i:i], m[i+1:]...)
+				model = append(model[:i:i], model[i+1:]...)
 				return
 			}
 		}
-		t.Fatalf("node %d not in model %d", n.Value, li)
+		t.Fatalf("node %d not in the model", value(n))
 	}
 
 	for op := range ops {
 		n := ns[r.IntN(pool)]
-		li := r.IntN(2)
-		l := lists[li]
 		switch k := r.IntN(10); {
-		case k < 5: // PushBack (arm or re-arm, possibly moving lists)
+		case k < 5: // PushBack (arm or re-arm)
 			at += time.Duration(r.IntN(3)) // equal deadlines allowed
-			if o, ok := owner[n]; ok {
-				removeFromModel(o, n)
+			if in[n] {
+				removeFromModel(n)
 			}
 			l.PushBack(n, at)
-			models[li] = append(models[li], n)
-			owner[n] = li
+			model = append(model, n)
+			in[n] = true
 			if n.At != at {
 				t.Fatalf("op %d: At = %v, want %v", op, n.At, at)
 			}
-		case k < 8: // Remove (member, other list's member, or unlinked)
+		case k < 8: // Remove (a member or not)
 			l.Remove(n)
-			if o, ok := owner[n]; ok && o == li {
-				removeFromModel(li, n)
-				delete(owner, n)
+			if in[n] {
+				removeFromModel(n)
+				delete(in, n)
 			}
 		default: // expire from the front
 			if f := l.Front(); f != nil {
-				if len(models[li]) == 0 || models[li][0] != f {
+				if len(model) == 0 || model[0] != f {
 					t.Fatalf("op %d: Front mismatch", op)
 				}
 				l.Remove(f)
-				models[li] = models[li][1:]
-				delete(owner, f)
-			} else if len(models[li]) != 0 {
-				t.Fatalf("op %d: Front() = nil, model has %d", op, len(models[li]))
+				model = model[1:]
+				delete(in, f)
+			} else if len(model) != 0 {
+				t.Fatalf("op %d: Front() = nil, model has %d", op, len(model))
 			}
 		}
-		for i := range lists {
-			checkList(t, lists[i], models[i])
-		}
+		checkList(t, &l, model)
 		for _, x := range ns {
-			o, ok := owner[x]
 			switch {
-			case !ok && x.Linked():
-				t.Fatalf("op %d: node %d linked, model says not", op, x.Value)
-			case !ok:
-				checkUnlinked(t, x)
-			case x.list != lists[o]:
-				t.Fatalf("op %d: node %d in wrong list", op, x.Value)
+			case !in[x] && l.Contains(x):
+				t.Fatalf("op %d: node %d linked, model says not", op, value(x))
+			case !in[x]:
+				checkUnlinked(t, &l, x)
 			}
 		}
 	}
@@ -381,10 +366,9 @@ func TestListModel(t *testing.T) {
 
 func BenchmarkListTouch(b *testing.B) {
 	const k = 10000
-	var l List[int]
-	ns := make([]Node[int], k)
+	var l List
+	ns := make([]Node, k)
 	for i := range ns {
-		ns[i].Value = i
 		l.PushBack(&ns[i], time.Duration(i))
 	}
 	at := time.Duration(k)
@@ -403,8 +387,8 @@ func BenchmarkListTouch(b *testing.B) {
 
 func TestListTouchAllocs(t *testing.T) {
 	const k = 10000
-	var l List[int]
-	ns := make([]Node[int], k)
+	var l List
+	ns := make([]Node, k)
 	for i := range ns {
 		l.PushBack(&ns[i], time.Duration(i))
 	}
@@ -428,8 +412,8 @@ func BenchmarkListExpire(b *testing.B) {
 		k       = 10000
 		timeout = time.Duration(k)
 	)
-	var l List[int]
-	ns := make([]Node[int], k)
+	var l List
+	ns := make([]Node, k)
 	for i := range ns {
 		l.PushBack(&ns[i], time.Duration(i))
 	}
