@@ -90,7 +90,7 @@ type Conn struct {
 	// stResume): one word instead of three keeps Conn in its size class.
 	state atomic.Uint32
 
-	idle timer.Node // in loop.idles; see connOf
+	idle timer.Node // in loop.idles, which finds c from it with timer.Owner
 	// rare is made, under mu, the first time it is needed; the loop reads
 	// it without mu, hence the atomic pointer.
 	rare atomic.Pointer[connRare]

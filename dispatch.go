@@ -134,7 +134,7 @@ func (l *loop) workerNotified(w *workQueue) {
 	switch {
 	case c == nil:
 		return
-	case c.fd < 0:
+	case c.fd < 0: // closed: only give w back
 	case c.stopped:
 		l.settle(c)
 	case c.pause&pauseWorker != 0 && w.serial.Len() <= l.srv.workerQueue/2:

@@ -78,7 +78,7 @@ type loop struct {
 	// end of a pair) costs no eventfd write and no extra turn.
 	asleep  atomic.Bool
 	tasks   []func()
-	resumes []*Conn // one per ResumeReading call; see Conn.resumes
+	resumes []*Conn // one per ResumeReading call; see stResume
 	flushes []*Conn
 	spareT  []func()
 	spareR  []*Conn
@@ -297,6 +297,17 @@ func (l *loop) runReady(ready []*Conn) {
 	}
 	clear(ready)
 	l.spareReady = ready[:0]
+}
+
+// flushThisTurn is for a handler about to run on the loop, which will
+// likely write: this turn's flush covers c, so its writes need not
+// request one. The plain load first spares a locked instruction when the
+// flag is set already. On the loop.
+func (l *loop) flushThisTurn(c *Conn) {
+	if !c.flushQueued() {
+		c.claimFlush()
+	}
+	l.markDirty(c)
 }
 
 // markDirty schedules c for the end-of-turn flush.

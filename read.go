@@ -122,12 +122,7 @@ func (l *loop) onData(c *Conn, data []byte) {
 		return
 	}
 	if s.pool == nil {
-		// The handler runs here and will likely write: this turn's
-		// flush covers it, so its writes need not request one.
-		if !c.flushQueued() {
-			c.claimFlush()
-		}
-		l.markDirty(c)
+		l.flushThisTurn(c) // the handler runs here
 	}
 	off, msgs := 0, uint64(0)
 	var w *workQueue

@@ -133,12 +133,7 @@ func (l *loop) reofferStream(c *Conn) {
 // kept input alone), to the StreamHandler and keeps what it leaves. On the
 // loop.
 func (l *loop) serveStream(c *Conn, buf []byte, eof bool) {
-	// ServeStream runs here and will likely write: this turn's flush
-	// covers it, so its writes need not request one.
-	if !c.flushQueued() {
-		c.claimFlush()
-	}
-	l.markDirty(c)
+	l.flushThisTurn(c) // ServeStream runs here
 	n := 0
 	// A panic closes this connection only (and keeps nothing of it).
 	c.protect(func() {
